@@ -85,11 +85,11 @@ func (k EntitlementKind) Valid() bool {
 // App is a system access lives in, reached through a connector.
 type App struct {
 	Name            string   `json:"name"`
-	Title           string   `json:"title,omitempty"`     // human-readable name, e.g. "Google Workspace"
-	Connector       string   `json:"connector"`           // connector type: okta, scim, ldap, http, manual, simulated…
-	Owner           string   `json:"owner,omitempty"`     // app owner's email: approves high-risk grants, does manual tasks
-	IdP             bool     `json:"idp,omitempty"`       // the identity provider: created first on join, disabled first on leave
-	SSO             bool     `json:"sso,omitempty"`       // access flows through the IdP (still deprovisioned directly on leave)
+	Title           string   `json:"title,omitempty"` // human-readable name, e.g. "Google Workspace"
+	Connector       string   `json:"connector"`       // connector type: okta, scim, ldap, http, manual, simulated…
+	Owner           string   `json:"owner,omitempty"` // app owner's email: approves high-risk grants, does manual tasks
+	IdP             bool     `json:"idp,omitempty"`   // the identity provider: created first on join, disabled first on leave
+	SSO             bool     `json:"sso,omitempty"`   // access flows through the IdP (still deprovisioned directly on leave)
 	MonthlySeatCost float64  `json:"monthly_seat_cost,omitempty"`
 	DependsOn       []string `json:"depends_on,omitempty"` // apps whose account must exist first
 }

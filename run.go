@@ -13,8 +13,8 @@ const (
 	RunHeld      RunStatus = "held"      // held by the mass-change guard until IT confirms
 	RunPending   RunStatus = "pending"   // ready, not started
 	RunRunning   RunStatus = "running"
-	RunWaiting   RunStatus = "waiting"   // waits on approvals or manual tasks
-	RunBlocked   RunStatus = "blocked"   // a step exhausted its retries and was escalated
+	RunWaiting   RunStatus = "waiting" // waits on approvals or manual tasks
+	RunBlocked   RunStatus = "blocked" // a step exhausted its retries and was escalated
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed" // a step failed permanently and nothing can close it
 	RunCancelled RunStatus = "cancelled"
