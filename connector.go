@@ -142,16 +142,25 @@ const (
 	ClassRateLimited
 	ClassPermanent
 	ClassNotFound
+	// ClassPending means the operation was handed to a person (a manual task)
+	// and is not done yet: the step waits, it does not retry or fail.
+	ClassPending
 )
 
 func (c ErrorClass) String() string {
-	return [...]string{"unknown", "retryable", "rate_limited", "permanent", "not_found"}[c]
+	if c < 0 || int(c) >= len(classNames) {
+		return "unknown"
+	}
+	return classNames[c]
 }
+
+var classNames = [...]string{"unknown", "retryable", "rate_limited", "permanent", "not_found", "pending"}
 
 // Sentinel errors callers branch on.
 var (
 	ErrUnsupported = errors.New("operation not supported by this connector")
 	ErrNotFound    = errors.New("not found")
+	ErrPending     = errors.New("waiting for a person to complete a manual task")
 )
 
 // ConnectorError carries a classification and, for rate limits, how long to wait.
@@ -186,6 +195,11 @@ func NotFound(err error) error {
 	return &ConnectorError{Class: ClassNotFound, Err: fmt.Errorf("%w: %w", ErrNotFound, err)}
 }
 
+// Pending marks an operation as handed to a person; taskID names the task.
+func Pending(taskID string) error {
+	return &ConnectorError{Class: ClassPending, Err: fmt.Errorf("%w (task %s)", ErrPending, taskID)}
+}
+
 // Classify returns err's class: from a ConnectorError in its chain, ErrNotFound,
 // ErrUnsupported (permanent), context cancellation (retryable, since the step
 // did not finish), else ClassUnknown. nil is ClassUnknown too; check err first.
@@ -198,6 +212,8 @@ func Classify(err error) ErrorClass {
 		return ce.Class
 	case errors.Is(err, ErrNotFound):
 		return ClassNotFound
+	case errors.Is(err, ErrPending):
+		return ClassPending
 	case errors.Is(err, ErrUnsupported):
 		return ClassPermanent
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -213,4 +229,20 @@ func RetryAfterOf(err error) time.Duration {
 		return ce.RetryAfter
 	}
 	return 0
+}
+
+type opKeyCtx struct{}
+
+// WithOperationKey attaches the executing step's idempotency key (stable across
+// retries and restarts, e.g. "RUNID/STEPID") to ctx. Connectors that create
+// things which cannot be matched by a natural key (manual tasks, requests to
+// APIs that accept an idempotency header) use it to avoid doing work twice.
+func WithOperationKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, opKeyCtx{}, key)
+}
+
+// OperationKey returns the key set by WithOperationKey, or "".
+func OperationKey(ctx context.Context) string {
+	s, _ := ctx.Value(opKeyCtx{}).(string)
+	return s
 }
