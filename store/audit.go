@@ -338,8 +338,8 @@ type VerifyReport struct {
 	Problem  *AuditError // first problem, nil when OK
 }
 
-// progressEvery is how often VerifyAudit reports progress.
-const progressEvery = 1 << 16
+// progressEvery is how often VerifyAudit reports progress (a variable for tests).
+var progressEvery uint64 = 1 << 16
 
 // VerifyAudit walks the whole chain in one read transaction and checks, for each
 // entry: that its key is the next sequence number (else missing), that the
@@ -390,6 +390,7 @@ type kv interface {
 
 func verifyCursor(c kv, headSeq uint64, headHash [hashLen]byte, rep *VerifyReport, progress func(uint64)) (*AuditError, error) {
 	var last [hashLen]byte // genesis: zeros
+	defer func() { rep.HeadHash = hex.EncodeToString(last[:]) }()
 	expect := uint64(1)
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(k) != 8 {
@@ -415,7 +416,7 @@ func verifyCursor(c kv, headSeq uint64, headHash [hashLen]byte, rep *VerifyRepor
 		}
 		sum := sha256.Sum256(content)
 		if !bytes.Equal(sum[:], hash) {
-			return &AuditError{Seq: seq, Kind: TamperEdited, Detail: fmt.Sprintf("content hashes to %x but the stored hash is %x (entry edited)", sum[:6], hash[:6])}, nil
+			return &AuditError{Seq: seq, Kind: TamperEdited, Detail: fmt.Sprintf("content hashes to %s but the stored hash is %x (entry edited)", hex.EncodeToString(sum[:6]), hash[:6])}, nil
 		}
 		if !bytes.Equal(prev, last[:]) {
 			return &AuditError{Seq: seq, Kind: TamperChain, Detail: fmt.Sprintf("prev_hash %x does not match the hash %x of seq %d (an entry was rewritten, inserted or reordered)", prev[:6], last[:6], seq-1)}, nil
@@ -423,14 +424,10 @@ func verifyCursor(c kv, headSeq uint64, headHash [hashLen]byte, rep *VerifyRepor
 		last = sum
 		rep.Entries++
 		rep.HeadSeq = seq
-		rep.HeadHash = hex.EncodeToString(last[:])
 		if progress != nil && rep.Entries%progressEvery == 0 {
 			progress(rep.Entries)
 		}
 		expect++
-	}
-	if rep.HeadHash == "" {
-		rep.HeadHash = GenesisHash
 	}
 	if headSeq != rep.HeadSeq {
 		return &AuditError{Seq: rep.HeadSeq + 1, Kind: TamperTruncated, Detail: fmt.Sprintf("the head records seq %d but the last entry present is seq %d (entries deleted at the end)", headSeq, rep.HeadSeq)}, nil

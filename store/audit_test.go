@@ -182,8 +182,11 @@ func TestAuditTamper(t *testing.T) {
 }
 
 func TestAuditProgress(t *testing.T) {
+	saved := progressEvery
+	progressEvery = 100
+	t.Cleanup(func() { progressEvery = saved })
 	db, _ := openTest(t)
-	fillAudit(t, db, progressEvery+10)
+	fillAudit(t, db, int(progressEvery)+10)
 	var calls []uint64
 	if _, err := db.VerifyAudit(func(n uint64) { calls = append(calls, n) }); err != nil {
 		t.Fatal(err)
