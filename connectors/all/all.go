@@ -1,0 +1,8 @@
+// Package all links every connector type into the binary: importing it for
+// its side effects registers each sub-package's factory with package
+// connectors. Add one blank import per connector sub-package.
+package all
+
+import (
+	_ "github.com/gatehousehq/gatehouse/connectors/simulated"
+)
