@@ -125,7 +125,10 @@ func Open(path string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("open database %s: %w", path, err)
 		}
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 && opts.ReadOnly {
+		// bbolt would try to initialise it, which a read-only open cannot.
+		return nil, fmt.Errorf("database %s is empty, not a gatehouse database: %w", path, ErrCorrupt)
+	} else if err == nil && fi.Size() > 0 {
 		// Check the header ourselves before bbolt sees the file: bbolt may
 		// write (freelist flush) on a read-write open, and a non-bbolt file
 		// must stay untouched.
