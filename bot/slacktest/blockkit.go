@@ -95,6 +95,27 @@ func ValidateMessageBlocks(blocks json.RawMessage) []error {
 	return v.errs
 }
 
+// ValidateMessage checks a whole message payload ({"text":..., "blocks":
+// [...]}, as posted to chat.postMessage with JSON or to a response_url):
+// the text length and the blocks.
+func ValidateMessage(msg json.RawMessage) []error {
+	var m struct {
+		Text   string          `json:"text"`
+		Blocks json.RawMessage `json:"blocks"`
+	}
+	if err := json.Unmarshal(msg, &m); err != nil {
+		return []error{&LimitError{"", "must be a valid JSON object: " + err.Error()}}
+	}
+	var errs []error
+	if n := chars(m.Text); n > MaxMessageText {
+		errs = append(errs, &LimitError{"/text", fmt.Sprintf("must be less than %d characters (msg_too_long)", MaxMessageText+1)})
+	}
+	if m.Text == "" && isEmptyJSON(m.Blocks) {
+		errs = append(errs, &LimitError{"/text", "message has neither text nor blocks (no_text)"})
+	}
+	return append(errs, ValidateMessageBlocks(m.Blocks)...)
+}
+
 // ValidateView checks a view (modal or home) as sent in views.open,
 // views.update, views.push or views.publish. Pointers start at "/view".
 func ValidateView(view json.RawMessage) []error {

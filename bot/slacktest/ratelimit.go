@@ -2,8 +2,6 @@ package slacktest
 
 import (
 	"math"
-	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -156,19 +154,4 @@ func (s *Server) rateLimitedLocked(method, channel string) (bool, time.Duration)
 		}
 	}
 	return false, 0
-}
-
-// write429 answers like Slack: HTTP 429, Retry-After in whole seconds and
-// {"ok":false,"error":"ratelimited"}.
-func write429(w http.ResponseWriter, retryAfter time.Duration) []byte {
-	secs := int(math.Ceil(retryAfter.Seconds()))
-	if secs < 0 {
-		secs = 0
-	}
-	body := []byte(`{"ok":false,"error":"ratelimited"}`)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	w.WriteHeader(http.StatusTooManyRequests)
-	_, _ = w.Write(body)
-	return body
 }

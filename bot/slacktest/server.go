@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/slack-go/slack"
 )
 
 // User is one member of the fake workspace.
@@ -91,6 +92,8 @@ type Call struct {
 	HTTPStatus int
 	Error      string          // "" when ok
 	Response   json.RawMessage // body sent back
+
+	retryAfter string // Retry-After header of a 429
 }
 
 // Message is the current state of a message the bot posted.
@@ -279,9 +282,9 @@ func New(tb testing.TB, cfg Config) *Server {
 	s.ln = ln
 	s.base = "http://" + ln.Addr().String()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/api/", s.serveAPI)
-	mux.HandleFunc("/link/", s.serveSocket)
-	mux.HandleFunc("/response/", s.serveResponseURL)
+	mux.HandleFunc("/api/", s.track(s.serveAPI))
+	mux.HandleFunc("/link/", s.track(s.serveSocket))
+	mux.HandleFunc("/response/", s.track(s.serveResponseURL))
 	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -292,6 +295,24 @@ func New(tb testing.TB, cfg Config) *Server {
 		tb.Cleanup(s.Close)
 	}
 	return s
+}
+
+// track makes every request handler part of s.wg: http.Server.Close does
+// not wait for running handlers, and a handler that logs after the test
+// ended would panic in testing.
+func (s *Server) track(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			http.Error(w, "slacktest: server closed", http.StatusServiceUnavailable)
+			return
+		}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		defer s.wg.Done()
+		h(w, r)
+	}
 }
 
 func (s *Server) addUser(u User) {
@@ -314,6 +335,13 @@ func (s *Server) AddUser(u User) {
 	defer s.mu.Unlock()
 	s.addUser(u)
 	s.notifyLocked()
+}
+
+// NewClient returns a real slack-go client wired to this server with both
+// tokens, ready for socketmode.New.
+func (s *Server) NewClient(opts ...slack.Option) *slack.Client {
+	all := append([]slack.Option{slack.OptionAppLevelToken(s.cfg.AppToken), slack.OptionAPIURL(s.APIURL())}, opts...)
+	return slack.New(s.cfg.BotToken, all...)
 }
 
 // APIURL is the Web API base for slack.OptionAPIURL; it ends in "/api/".
@@ -600,9 +628,16 @@ func (s *Server) issueTriggerLocked(user, viewID, channel string) string {
 	return id
 }
 
-// resolveChannelLocked maps a user id to its DM channel, as Slack does when
-// chat.postMessage is given a user id.
+// resolveChannelLocked maps a user id to its DM channel and "#name" to the
+// channel id, as Slack does for chat.postMessage.
 func (s *Server) resolveChannelLocked(ch string) string {
+	if name, ok := strings.CutPrefix(ch, "#"); ok {
+		for _, c := range s.channels {
+			if c.Name == name {
+				return c.ID
+			}
+		}
+	}
 	if _, ok := s.users[ch]; ok && (strings.HasPrefix(ch, "U") || strings.HasPrefix(ch, "W")) {
 		return s.dmLocked(ch)
 	}

@@ -69,13 +69,12 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	s.conns[c.id] = c
 	n := len(s.conns)
 	s.connEvents = append(s.connEvents, ConnEvent{ConnID: c.id, Kind: "connected", Time: time.Now()})
-	s.wg.Add(2) // this handler's reader loop and the pinger
+	s.wg.Add(1) // the pinger; this handler is tracked by s.track
 	s.notifyLocked()
 	s.mu.Unlock()
 	s.logf("socket: connection %d open (%d live)", c.id, n)
 
 	go s.pinger(c)
-	defer s.wg.Done()
 	defer func() {
 		c.abort()
 		close(c.done)
@@ -143,16 +142,29 @@ type Delivery struct {
 	ConnID       int
 	Sent         time.Time
 
+	srv      *Server
 	envelope obj
 	acked    bool
 	ack      Ack
 }
+
+// Wait waits for the client's ack of this delivery (AckFor by envelope id).
+func (d *Delivery) Wait(ctx context.Context) (Ack, error) {
+	return d.srv.AckFor(ctx, d.EnvelopeID)
+}
+
+// AckDeadline is how long Slack waits for an ack before it shows the user an
+// error (interactions, slash commands) or retries (events).
+const AckDeadline = 3 * time.Second
 
 // Ack is the client's acknowledgement of an envelope.
 type Ack struct {
 	Payload json.RawMessage // nil when the ack carried none
 	Latency time.Duration   // from send to ack
 	At      time.Time
+	// Late is set when Latency exceeded AckDeadline: Slack would already
+	// have shown "operation timed out" or retried the event.
+	Late bool
 	// Problems lists what the fake found wrong applying the ack (invalid
 	// view in a response_action, oversize payload, invalid blocks...).
 	Problems []string
@@ -180,7 +192,7 @@ func (s *Server) handleAck(c *wsConn, data []byte) {
 		return
 	}
 	d.acked = true
-	d.ack = Ack{Latency: now.Sub(d.Sent), At: now}
+	d.ack = Ack{Latency: now.Sub(d.Sent), At: now, Late: now.Sub(d.Sent) > AckDeadline}
 	if len(msg.Payload) > 0 && string(msg.Payload) != "null" {
 		d.ack.Payload = append(json.RawMessage(nil), msg.Payload...)
 	}
@@ -360,6 +372,17 @@ func (s *Server) Deliveries() []Delivery {
 	return out
 }
 
+// Pending returns the deliveries not acked yet, in send order.
+func (s *Server) Pending() []Delivery {
+	var out []Delivery
+	for _, d := range s.Deliveries() {
+		if !d.acked {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // sendLocked wraps payload in a Socket Mode envelope and writes it to the
 // newest live connection.
 func (s *Server) sendLocked(typ string, payload obj, d *Delivery) (*Delivery, error) {
@@ -382,6 +405,7 @@ func (s *Server) sendLocked(typ string, payload obj, d *Delivery) (*Delivery, er
 	d.EnvelopeID = fmt.Sprintf("%08x-%04x-4%03x-%s", s.nextSeqLocked(), time.Now().UnixNano()&0xffff, s.seq&0xfff, randHex(6))
 	d.Type = typ
 	d.Payload = raw
+	d.srv = s
 	d.ConnID = c.id
 	env := obj{
 		"envelope_id": d.EnvelopeID,

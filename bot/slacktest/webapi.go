@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"sort"
@@ -30,26 +31,30 @@ func missing(arg string) *apiError {
 
 type obj = map[string]any
 
-// serveAPI handles every Web API method under /api/.
+// serveAPI handles every Web API method under /api/. State changes happen
+// under s.mu; the response is written after unlocking so a slow client
+// cannot hold the server's lock.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	args, token, perr := parseArgs(r)
+	call := s.handleAPI(method, args, token, perr)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if call.HTTPStatus == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", call.retryAfter)
+	}
+	w.WriteHeader(call.HTTPStatus)
+	_, _ = w.Write(call.Response)
+}
 
+func (s *Server) handleAPI(method string, args map[string]string, token string, perr error) (call Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	call := Call{Method: method, Args: args, Token: token, Time: time.Now(), HTTPStatus: http.StatusOK}
+	call = Call{Method: method, Args: args, Token: token, Time: time.Now(), HTTPStatus: http.StatusOK}
 	defer func() {
 		s.calls = append(s.calls, call)
 		s.logf("%s %s -> %d %s", method, summarizeArgs(args), call.HTTPStatus, call.Error)
 		s.notifyLocked()
 	}()
-
-	if s.closed {
-		call.HTTPStatus = http.StatusServiceUnavailable
-		call.Error = "server_closed"
-		http.Error(w, "closed", call.HTTPStatus)
-		return
-	}
 
 	var res obj
 	var aerr *apiError
@@ -71,10 +76,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			channel = s.resolveChannelLocked(args["channel"])
 		}
 		if limited, wait := s.rateLimitedLocked(method, channel); limited {
+			// Like Slack: HTTP 429, Retry-After in whole seconds.
 			call.HTTPStatus = http.StatusTooManyRequests
 			call.Error = "ratelimited"
-			call.Response = write429(w, wait)
-			return
+			call.retryAfter = strconv.Itoa(int(math.Ceil(max(wait, 0).Seconds())))
+			call.Response = json.RawMessage(`{"ok":false,"error":"ratelimited"}`)
+			return call
 		}
 		res, aerr = s.dispatchLocked(method, args)
 	}
@@ -95,10 +102,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	} else {
 		res["ok"] = true
 	}
-	body, _ := json.Marshal(res)
-	call.Response = body
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	_, _ = w.Write(body)
+	call.Response, _ = json.Marshal(res)
+	return call
 }
 
 // parseArgs decodes form (query or body) or JSON arguments, and the token
