@@ -10,7 +10,9 @@ import (
 )
 
 // Backup writes a consistent copy of the whole database to w from a read
-// transaction, so writers keep going while it runs (hot backup).
+// transaction, so writers keep going while it runs (hot backup). A write that
+// must grow the file waits for the backup to finish (bbolt remaps only with no
+// reader open), so stream to fast storage.
 func (db *DB) Backup(w io.Writer) (int64, error) {
 	var n int64
 	err := db.view(func(tx *bolt.Tx) error {

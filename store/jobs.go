@@ -29,7 +29,8 @@ var errLimit = errors.New("limit reached")
 func jobKey(at time.Time, id string) []byte { return append(timeKey(at), id...) }
 
 // ScheduleJob stores job, idempotent on ID: scheduling an existing id again
-// replaces it and moves it to its new time.
+// replaces it and moves it to its new time. Payload must be valid JSON (or
+// empty).
 func (db *DB) ScheduleJob(job Job, audit ...gatehouse.AuditEntry) error {
 	if err := checkKeyPart("job id", job.ID); err != nil {
 		return fmt.Errorf("schedule job: %w", err)

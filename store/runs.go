@@ -393,7 +393,13 @@ func addStepsTx(tx *bolt.Tx, runID string, steps []gatehouse.Step, skipExisting 
 	for i, s := range steps {
 		s.RunID = runID
 		if s.ID == "" {
-			s.ID = fmt.Sprintf("s%d", n+1)
+			// "s<n>" after the insertion number, skipping ids callers chose.
+			for i := n + 1; ; i++ {
+				s.ID = fmt.Sprintf("s%d", i)
+				if idx.Get(joinKey(runID, s.ID)) == nil {
+					break
+				}
+			}
 		}
 		if err := checkKeyPart("step id", s.ID); err != nil {
 			return nil, err

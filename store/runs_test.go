@@ -203,6 +203,11 @@ func TestSteps(t *testing.T) {
 	if s2, _ := db.Steps(r2.ID); len(s2) != 1 {
 		t.Fatalf("run %s has %d steps", r2.ID, len(s2))
 	}
+	// Generated ids skip ids a caller chose.
+	gen, err := db.AddSteps(r2.ID, []gatehouse.Step{{ID: "s2"}, {}, {}})
+	if err != nil || gen[1].ID != "s3" || gen[2].ID != "s4" {
+		t.Fatalf("generated step ids: %v %+v", err, gen)
+	}
 	if _, err := db.AddSteps("missing", []gatehouse.Step{{ID: "z"}}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("add to missing run: %v", err)
 	}

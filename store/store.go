@@ -285,7 +285,7 @@ func (db *DB) runBatch(batch []*writeReq) {
 	for len(batch) > 0 {
 		failed := -1
 		var failErr error
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
+		err := db.commit(func(tx *bolt.Tx) error {
 			for i, r := range batch {
 				if err := safeCall(r.fn, tx); err != nil {
 					failed, failErr = i, err
@@ -303,6 +303,18 @@ func (db *DB) runBatch(batch []*writeReq) {
 		batch[failed].err <- failErr
 		batch = append(batch[:failed], batch[failed+1:]...)
 	}
+}
+
+// commit is bolt.Update that turns a panic in bbolt itself (say, a mangled
+// page met while rebalancing) into an error for every waiting writer instead
+// of killing the committer; Update's deferred rollback has already run.
+func (db *DB) commit(fn func(*bolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("commit to %s: panic (%v): %w", db.path, r, ErrCorrupt)
+		}
+	}()
+	return db.bolt.Update(fn)
 }
 
 func safeCall(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
