@@ -46,8 +46,8 @@ const (
 	auditMinSize = 1 + hashLen + auditFixed
 )
 
-// GenesisHash is the PrevHash of the first audit entry.
-var GenesisHash = hex.EncodeToString(make([]byte, hashLen))
+// GenesisHash is the PrevHash of the first audit entry: 64 hex zeros.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // appendString appends a uvarint length and s.
 func appendString(b []byte, s string) []byte {

@@ -80,6 +80,12 @@ func TestAuditChain(t *testing.T) {
 	}
 }
 
+func TestGenesisHash(t *testing.T) {
+	if GenesisHash != hex.EncodeToString(make([]byte, hashLen)) {
+		t.Fatal("GenesisHash is not 32 zero bytes in hex")
+	}
+}
+
 func TestAuditEmptyVerify(t *testing.T) {
 	db, _ := openTest(t)
 	rep, err := db.VerifyAudit(nil)
