@@ -346,3 +346,49 @@ func TestBatchIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestReadOnlyMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "absent.db")
+	if _, err := Open(path, Options{ReadOnly: true}); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v, want not-exist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a read-only open created the file")
+	}
+}
+
+// Close drains the queue: every write that reported success is on disk.
+func TestCloseDrainsWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	db, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok sync.WaitGroup
+	var mu sync.Mutex
+	succeeded := 0
+	for i := 0; i < 50; i++ {
+		ok.Add(1)
+		go func() {
+			defer ok.Done()
+			if _, err := db.AppendAudit(auditEntry("x")); err == nil {
+				mu.Lock()
+				succeeded++
+				mu.Unlock()
+			} else if !errors.Is(err, ErrClosed) {
+				t.Error(err)
+			}
+		}()
+	}
+	db.Close()
+	ok.Wait()
+	db, err = Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rep, err := db.VerifyAudit(nil)
+	if err != nil || rep.Entries != uint64(succeeded) {
+		t.Fatalf("%d entries on disk, %d appends succeeded (%v)", rep.Entries, succeeded, err)
+	}
+}
