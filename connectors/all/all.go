@@ -4,5 +4,6 @@
 package all
 
 import (
+	_ "github.com/gatehousehq/gatehouse/connectors/ldap"
 	_ "github.com/gatehousehq/gatehouse/connectors/simulated"
 )

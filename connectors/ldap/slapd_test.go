@@ -1,0 +1,343 @@
+package ldap
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	goldap "github.com/go-ldap/ldap/v3"
+)
+
+// A real slapd for the tests: one per test binary, started on first use in
+// a temp dir with its own cn=config, on a free loopback port, unprivileged,
+// and killed by pid when the tests end. It never touches /etc/ldap except to
+// read the schema files.
+
+const (
+	testBase   = "dc=example,dc=com"
+	testAdmin  = "cn=admin,dc=example,dc=com"
+	testPass   = "admin-secret"
+	testReader = "cn=reader,dc=example,dc=com"
+	readerPass = "reader-secret"
+)
+
+type slapdServer struct {
+	URL    string
+	CAFile string
+	dir    string
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+var (
+	slapdOnce sync.Once
+	slapd     *slapdServer
+	slapdErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if slapd != nil {
+		slapd.stop()
+	}
+	os.Exit(code)
+}
+
+// needSlapd returns the shared server, skipping the test when slapd is not
+// installed, unless CI is set: then a missing slapd fails, so CI cannot
+// silently skip the directory tests (.ci/install-deps.sh installs it).
+func needSlapd(t *testing.T) *slapdServer {
+	t.Helper()
+	if _, err := exec.LookPath("slapd"); err != nil {
+		if _, err2 := os.Stat("/usr/sbin/slapd"); err2 != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("slapd is not installed and CI is set: run .ci/install-deps.sh")
+			}
+			t.Skip("slapd is not installed (apt-get install slapd ldap-utils, or run .ci/install-deps.sh); skipping LDAP tests")
+		}
+	}
+	slapdOnce.Do(func() { slapd, slapdErr = startSlapd() })
+	if slapdErr != nil {
+		t.Fatalf("start slapd: %v", slapdErr)
+	}
+	return slapd
+}
+
+func slapdBin(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	return "/usr/sbin/" + name
+}
+
+func startSlapd() (*slapdServer, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-slapd-")
+	if err != nil {
+		return nil, err
+	}
+	s := &slapdServer{dir: dir, exited: make(chan struct{})}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(dir)
+		}
+	}()
+	for _, d := range []string{"cfg", "db"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := writeSelfSigned(certFile, keyFile); err != nil {
+		return nil, err
+	}
+	s.CAFile = certFile
+	if err := os.WriteFile(filepath.Join(dir, "config.ldif"), []byte(configLDIF(dir, certFile, keyFile)), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "base.ldif"), []byte(baseLDIF), 0o600); err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "cfg")
+	for _, args := range [][]string{
+		{"-n0", "-F", cfg, "-l", filepath.Join(dir, "config.ldif")},
+		{"-n1", "-F", cfg, "-l", filepath.Join(dir, "base.ldif")},
+	} {
+		if out, err := exec.Command(slapdBin("slapadd"), args...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("slapadd %v: %v\n%s", args, err, out)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
+	logf, err := os.Create(filepath.Join(dir, "slapd.log"))
+	if err != nil {
+		return nil, err
+	}
+	// -d keeps slapd in the foreground so its pid is ours to kill.
+	s.cmd = exec.Command(slapdBin("slapd"), "-F", cfg, "-h", s.URL+"/", "-d", "0")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start slapd: %w", err)
+	}
+	go func() { s.cmd.Wait(); logf.Close(); close(s.exited) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		select {
+		case <-s.exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "slapd.log"))
+			return nil, fmt.Errorf("slapd exited early:\n%s", log)
+		default:
+		}
+		if l, err := goldap.DialURL(s.URL); err == nil {
+			err = l.Bind(testAdmin, testPass)
+			l.Close()
+			if err == nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			return nil, fmt.Errorf("slapd did not answer on %s within 15s", s.URL)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ok = true
+	return s, nil
+}
+
+func (s *slapdServer) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+		}
+	}
+	os.RemoveAll(s.dir)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func writeSelfSigned(certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+}
+
+func configLDIF(dir, cert, key string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: %[1]s/slapd.pid
+olcTLSCertificateFile: %[2]s
+olcTLSCertificateKeyFile: %[3]s
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+olcModuleLoad: memberof
+olcModuleLoad: refint
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+`, dir, cert, key)
+	for _, s := range []string{"core", "cosine", "nis", "inetorgperson"} {
+		fmt.Fprintf(&b, "include: file:///etc/ldap/schema/%s.ldif\n\n", s)
+	}
+	fmt.Fprintf(&b, `dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+olcSizeLimit: 5000
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcAccess: {0}to * by * none
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcDbDirectory: %[1]s/db
+olcSuffix: %[2]s
+olcRootDN: %[3]s
+olcRootPW: %[4]s
+olcDbMaxSize: 67108864
+olcDbIndex: objectClass eq
+olcDbIndex: uid,mail,cn eq
+olcDbIndex: member,memberUid eq
+olcDbIndex: entryUUID eq
+olcAccess: {0}to attrs=userPassword by anonymous auth by * none
+olcAccess: {1}to * by dn.exact="%[5]s" read by * none
+
+dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcMemberOf
+olcOverlay: {0}memberof
+olcMemberOfRefInt: TRUE
+
+dn: olcOverlay={1}refint,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcRefintConfig
+olcOverlay: {1}refint
+olcRefintAttribute: member
+olcRefintNothing: cn=nobody,%[2]s
+`, dir, testBase, testAdmin, testPass, testReader)
+	return b.String()
+}
+
+const baseLDIF = `dn: dc=example,dc=com
+objectClass: dcObject
+objectClass: organization
+dc: example
+o: Example
+
+dn: cn=reader,dc=example,dc=com
+objectClass: person
+cn: reader
+sn: reader
+userPassword: ` + readerPass + `
+
+dn: ou=people,dc=example,dc=com
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=disabled,dc=example,dc=com
+objectClass: organizationalUnit
+ou: disabled
+
+dn: ou=groups,dc=example,dc=com
+objectClass: organizationalUnit
+ou: groups
+
+dn: cn=engineering,ou=groups,dc=example,dc=com
+objectClass: groupOfNames
+cn: engineering
+member: cn=nobody,dc=example,dc=com
+
+dn: cn=oncall,ou=groups,dc=example,dc=com
+objectClass: groupOfNames
+cn: oncall
+member: cn=nobody,dc=example,dc=com
+
+dn: cn=lonely,ou=groups,dc=example,dc=com
+objectClass: groupOfNames
+cn: lonely
+member: cn=nobody,dc=example,dc=com
+
+dn: ou=posix,dc=example,dc=com
+objectClass: organizationalUnit
+ou: posix
+
+dn: cn=devs,ou=posix,dc=example,dc=com
+objectClass: posixGroup
+cn: devs
+gidNumber: 5000
+
+dn: cn=admins,ou=posix,dc=example,dc=com
+objectClass: posixGroup
+cn: admins
+gidNumber: 5001
+
+dn: ou=legacy,dc=example,dc=com
+objectClass: organizationalUnit
+ou: legacy
+
+dn: uid=ghost,ou=legacy,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: ghost
+cn: Ghost User
+sn: User
+mail: ghost@example.com
+`
