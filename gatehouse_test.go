@@ -170,3 +170,19 @@ func TestGrantActive(t *testing.T) {
 		}
 	}
 }
+
+func TestEmbeddedExamples(t *testing.T) {
+	if len(ExampleConfig()) == 0 {
+		t.Fatal("example config not embedded")
+	}
+	people := ExamplePeople()
+	if len(people) < 5 {
+		t.Fatalf("only %d sample people embedded", len(people))
+	}
+	for name, b := range people {
+		var id Identity
+		if err := json.Unmarshal(b, &id); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
