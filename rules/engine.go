@@ -540,8 +540,22 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 		ent := e.ents[hits[i].ent].ent
 		start := len(reasons)
 		exp, forever := time.Time{}, false
+		// An account granted directly is explained by that; the grants that
+		// imply it still count for its expiry.
+		direct := false
+		for k := i; k < j; k++ {
+			direct = direct || !hits[k].implied
+		}
 		for k := i; k < j; k++ {
 			h := hits[k]
+			if t := s.ruleExp[h.rule]; t.IsZero() {
+				forever = true
+			} else if t.After(exp) {
+				exp = t
+			}
+			if direct && h.implied {
+				continue
+			}
 			r := gatehouse.Reason{Rule: e.rules[h.rule].name}
 			if h.prof >= 0 {
 				r.Profile = e.profs[h.prof].name
@@ -555,11 +569,6 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 			}
 			if !dup {
 				reasons = append(reasons, r)
-			}
-			if t := s.ruleExp[h.rule]; t.IsZero() {
-				forever = true
-			} else if t.After(exp) {
-				exp = t
 			}
 		}
 		if forever {
