@@ -5,5 +5,6 @@ package all
 
 import (
 	_ "github.com/gatehousehq/gatehouse/connectors/ldap"
+	_ "github.com/gatehousehq/gatehouse/connectors/manual"
 	_ "github.com/gatehousehq/gatehouse/connectors/simulated"
 )
