@@ -290,7 +290,19 @@ func writePlan(w io.Writer, cfg *config.Config, in rules.Input, p gatehouse.Plan
 		}
 	}
 	if !p.ExpiresAt.IsZero() {
-		fmt.Fprintf(w, "\nAccess expires: %s (earliest grant expiry)\n", p.ExpiresAt.In(loc).Format("2006-01-02 15:04 MST"))
+		var first []string
+		for _, g := range p.Grants {
+			if g.ExpiresAt.Equal(p.ExpiresAt) {
+				first = append(first, g.Ref().String())
+			}
+		}
+		what := strings.Join(first, ", ")
+		if len(first) == len(p.Grants) {
+			what = "all access"
+		} else if len(first) > 3 {
+			what = fmt.Sprintf("%s and %d more", strings.Join(first[:3], ", "), len(first)-3)
+		}
+		fmt.Fprintf(w, "\nEarliest expiry: %s (%s)\n", p.ExpiresAt.In(loc).Format("2006-01-02 15:04 MST"), what)
 	}
 	fmt.Fprintf(w, "\nPlan: %d to add, %d to remove, %d unchanged; %d %s, %d %s; $%.2f/month.\n",
 		len(p.Add), len(p.Remove), len(p.Keep), len(p.Approvals), plural(len(p.Approvals), "approval", "approvals"),
