@@ -1,4 +1,13 @@
-package ldap
+// Package ldaptest runs a real, unprivileged OpenLDAP slapd for tests: a
+// temp dir with its own cn=config (back_mdb, memberof, refint with
+// olcRefintNothing; core, cosine, nis and inetorgperson schemas from
+// /etc/ldap/schema), a self-signed certificate for StartTLS, seed entries
+// (see BaseLDIF), a free loopback port, and a kill by pid when done.
+//
+// Need skips the test when slapd is not installed, unless the CI
+// environment variable is set: then it fails, so CI cannot silently skip
+// directory tests (.ci/install-deps.sh installs slapd).
+package ldaptest
 
 import (
 	"crypto/ecdsa"
@@ -14,66 +23,64 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
-// A real slapd for the tests: one per test binary, started on first use in
-// a temp dir with its own cn=config, on a free loopback port, unprivileged,
-// and killed by pid when the tests end. It never touches /etc/ldap except to
-// read the schema files.
-
+// The directory every server starts with.
 const (
-	testBase   = "dc=example,dc=com"
-	testAdmin  = "cn=admin,dc=example,dc=com"
-	testPass   = "admin-secret"
-	testReader = "cn=reader,dc=example,dc=com"
-	readerPass = "reader-secret"
+	Base           = "dc=example,dc=com"
+	AdminDN        = "cn=admin,dc=example,dc=com" // the rootDN: may do anything
+	AdminPassword  = "admin-secret"
+	ReaderDN       = "cn=reader,dc=example,dc=com" // may read everything, write nothing
+	ReaderPassword = "reader-secret"
+	Placeholder    = "cn=nobody,dc=example,dc=com" // initial member of the seeded groupOfNames
 )
 
-type slapdServer struct {
-	URL    string
-	CAFile string
+// Server is a running slapd.
+type Server struct {
+	URL    string // ldap://127.0.0.1:PORT
+	CAFile string // PEM certificate of the server, for StartTLS
 	dir    string
 	cmd    *exec.Cmd
 	exited chan struct{}
 }
 
-var (
-	slapdOnce sync.Once
-	slapd     *slapdServer
-	slapdErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if slapd != nil {
-		slapd.stop()
+// Available reports whether slapd is installed.
+func Available() bool {
+	if _, err := exec.LookPath("slapd"); err == nil {
+		return true
 	}
-	os.Exit(code)
+	_, err := os.Stat("/usr/sbin/slapd")
+	return err == nil
 }
 
-// needSlapd returns the shared server, skipping the test when slapd is not
-// installed, unless CI is set: then a missing slapd fails, so CI cannot
-// silently skip the directory tests (.ci/install-deps.sh installs it).
-func needSlapd(t *testing.T) *slapdServer {
+// Need starts a server for t and stops it when t ends, skipping (or, with
+// CI set, failing) when slapd is not installed.
+func Need(t testing.TB) *Server {
 	t.Helper()
-	if _, err := exec.LookPath("slapd"); err != nil {
-		if _, err2 := os.Stat("/usr/sbin/slapd"); err2 != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("slapd is not installed and CI is set: run .ci/install-deps.sh")
-			}
-			t.Skip("slapd is not installed (apt-get install slapd ldap-utils, or run .ci/install-deps.sh); skipping LDAP tests")
-		}
+	SkipIfUnavailable(t)
+	s, err := Start()
+	if err != nil {
+		t.Fatalf("start slapd: %v", err)
 	}
-	slapdOnce.Do(func() { slapd, slapdErr = startSlapd() })
-	if slapdErr != nil {
-		t.Fatalf("start slapd: %v", slapdErr)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// SkipIfUnavailable skips t when slapd is missing, or fails it when the CI
+// environment variable is set.
+func SkipIfUnavailable(t testing.TB) {
+	t.Helper()
+	if Available() {
+		return
 	}
-	return slapd
+	if os.Getenv("CI") != "" {
+		t.Fatalf("slapd is not installed and CI is set: run .ci/install-deps.sh")
+	}
+	t.Skip("slapd is not installed (apt-get install slapd ldap-utils, or run .ci/install-deps.sh); skipping LDAP tests")
 }
 
 func slapdBin(name string) string {
@@ -83,12 +90,13 @@ func slapdBin(name string) string {
 	return "/usr/sbin/" + name
 }
 
-func startSlapd() (*slapdServer, error) {
+// Start starts a server; the caller must Stop it.
+func Start() (*Server, error) {
 	dir, err := os.MkdirTemp("", "gatehouse-slapd-")
 	if err != nil {
 		return nil, err
 	}
-	s := &slapdServer{dir: dir, exited: make(chan struct{})}
+	s := &Server{dir: dir, exited: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -108,7 +116,7 @@ func startSlapd() (*slapdServer, error) {
 	if err := os.WriteFile(filepath.Join(dir, "config.ldif"), []byte(configLDIF(dir, certFile, keyFile)), 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "base.ldif"), []byte(baseLDIF), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "base.ldif"), []byte(BaseLDIF), 0o600); err != nil {
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "cfg")
@@ -146,14 +154,14 @@ func startSlapd() (*slapdServer, error) {
 		default:
 		}
 		if l, err := goldap.DialURL(s.URL); err == nil {
-			err = l.Bind(testAdmin, testPass)
+			err = l.Bind(AdminDN, AdminPassword)
 			l.Close()
 			if err == nil {
 				break
 			}
 		}
 		if time.Now().After(deadline) {
-			s.stop()
+			s.Stop()
 			return nil, fmt.Errorf("slapd did not answer on %s within 15s", s.URL)
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -162,7 +170,8 @@ func startSlapd() (*slapdServer, error) {
 	return s, nil
 }
 
-func (s *slapdServer) stop() {
+// Stop kills slapd (by its pid) and removes its files.
+func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
 		select {
@@ -273,11 +282,15 @@ objectClass: olcRefintConfig
 olcOverlay: {1}refint
 olcRefintAttribute: member
 olcRefintNothing: cn=nobody,%[2]s
-`, dir, testBase, testAdmin, testPass, testReader)
+`, dir, Base, AdminDN, AdminPassword, ReaderDN)
 	return b.String()
 }
 
-const baseLDIF = `dn: dc=example,dc=com
+// BaseLDIF seeds the directory: ou=people (empty), ou=disabled, ou=groups
+// with groupOfNames engineering, oncall and lonely (each holding only the
+// Placeholder), ou=posix with posixGroups devs and admins, and
+// uid=ghost,ou=legacy: an account Gatehouse never created.
+const BaseLDIF = `dn: dc=example,dc=com
 objectClass: dcObject
 objectClass: organization
 dc: example
@@ -287,7 +300,7 @@ dn: cn=reader,dc=example,dc=com
 objectClass: person
 cn: reader
 sn: reader
-userPassword: ` + readerPass + `
+userPassword: ` + ReaderPassword + `
 
 dn: ou=people,dc=example,dc=com
 objectClass: organizationalUnit
