@@ -4,7 +4,9 @@
 package all
 
 import (
+	_ "github.com/gatehousehq/gatehouse/connectors/http"
 	_ "github.com/gatehousehq/gatehouse/connectors/ldap"
 	_ "github.com/gatehousehq/gatehouse/connectors/manual"
+	_ "github.com/gatehousehq/gatehouse/connectors/scim"
 	_ "github.com/gatehousehq/gatehouse/connectors/simulated"
 )
