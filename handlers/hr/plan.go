@@ -211,6 +211,12 @@ func (p *Planner) Plan(prev *gatehouse.Identity, r Record, now time.Time) Change
 	loc := p.Timing.zone(r, prev)
 	today := gatehouse.DateOf(now.In(loc))
 	st := effectiveStatus(r, today)
+	// A termination date in the future usually comes with status active
+	// (the person still works until then); it is a termination all the same,
+	// unless a later start date says it is an old one (rehired since).
+	if !r.TerminationDate.IsZero() && st != StatusTerminated && !r.TerminationDate.Before(r.StartDate) {
+		st = StatusTerminated
+	}
 	next := apply(prev, r)
 	ch := Change{Record: r, Previous: prev, Next: next}
 	key := next.Key()

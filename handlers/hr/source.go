@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/go-resty/resty/v2"
+	"github.com/rs/zerolog"
 )
 
 // Action is what a webhook says happened to a person.
@@ -106,12 +107,19 @@ func (b *base) mapFields(fs fieldSet) Record {
 	return r
 }
 
+// restyLog sends resty's own messages to zerolog (never request bodies).
+type restyLog struct{ l zerolog.Logger }
+
+func (r restyLog) Errorf(format string, v ...any) { r.l.Debug().Msgf("resty: "+format, v...) }
+func (r restyLog) Warnf(format string, v ...any)  { r.l.Debug().Msgf("resty: "+format, v...) }
+func (r restyLog) Debugf(format string, v ...any) { r.l.Debug().Msgf("resty: "+format, v...) }
+
 // newSource builds the source for a config entry.
 func newSource(name string, c *config.HRSource, svc *Service, client *http.Client) (source, config.ErrorList) {
 	b := &base{n: name, c: c, svc: svc}
 	if c.APIURL != "" {
 		b.api = resty.NewWithClient(client).SetBaseURL(strings.TrimRight(c.APIURL, "/")).
-			SetHeader("Accept", "application/json").SetHeader("User-Agent", "gatehouse-hr").
+			SetHeader("Accept", "application/json").SetHeader("User-Agent", "gatehouse-hr").SetDisableWarn(true).SetLogger(restyLog{svc.log}).
 			SetRetryCount(2).SetRetryWaitTime(300 * time.Millisecond).SetRetryMaxWaitTime(3 * time.Second).
 			AddRetryCondition(func(r *resty.Response, err error) bool {
 				return err != nil || r.StatusCode() == http.StatusTooManyRequests || r.StatusCode() >= 500

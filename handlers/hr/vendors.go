@@ -449,9 +449,12 @@ func (s *personio) bearer(ctx context.Context) (string, error) {
 	}
 	resp, err := s.api.R().SetContext(ctx).SetFormData(map[string]string{
 		"grant_type": "client_credentials", "client_id": s.c.APIUser, "client_secret": secret,
-	}).SetResult(&out).Post("/v2/auth/token")
+	}).Post("/v2/auth/token")
 	if err := apiError("personio token", resp, err); err != nil {
 		return "", err
+	}
+	if err := json.Unmarshal(resp.Body(), &out); err != nil {
+		return "", fmt.Errorf("personio token: %w", err)
 	}
 	if out.AccessToken == "" {
 		return "", fmt.Errorf("personio token: empty access_token")

@@ -1,0 +1,256 @@
+package hr
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gatehousehq/gatehouse"
+)
+
+// fakePersonio serves Personio's v2 token, persons (cursor-paginated) and
+// employments endpoints from the fixtures, for n extra persons as well.
+func fakePersonio(t *testing.T, extra int) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	person := fixture(t, "personio_person.json")
+	emps := fixture(t, "personio_employments.json")
+	var calls atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v2/auth/token", func(w http.ResponseWriter, r *http.Request) {
+		if r.FormValue("client_id") != "cid" || r.FormValue("client_secret") != "api-key" {
+			http.Error(w, "bad client", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"access_token":"tok-1","token_type":"Bearer","expires_in":86400}`)
+	})
+	auth := func(h http.HandlerFunc) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			if r.Header.Get("Authorization") != "Bearer tok-1" {
+				http.Error(w, "unauthorized", http.StatusUnauthorized)
+				return
+			}
+			h(w, r)
+		}
+	}
+	mux.HandleFunc("GET /v2/persons/{id}", auth(func(w http.ResponseWriter, r *http.Request) {
+		switch id := r.PathValue("id"); id {
+		case "5005":
+			w.Write(person)
+		case "5001":
+			fmt.Fprint(w, `{"id":"5001","email":"boss@example.com","first_name":"Boss","last_name":"Person"}`)
+		default:
+			if n, err := strconv.Atoi(id); err == nil && n >= 9000 && n < 9000+extra {
+				fmt.Fprintf(w, `{"id":"%d","email":"p%d@example.com","first_name":"P","last_name":"%d"}`, n, n, n)
+				return
+			}
+			http.Error(w, `{"errors":[{"title":"Person not found"}]}`, http.StatusNotFound)
+		}
+	}))
+	mux.HandleFunc("GET /v2/persons/{id}/employments", auth(func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "5005" {
+			w.Write(emps)
+			return
+		}
+		fmt.Fprintf(w, `{"_data":[{"id":"e-%s","status":"ACTIVE","start_date":"2024-01-01","position":{"title":"Dev"},"org_units":[{"type":"department","id":"1","name":"Eng"}]}],"_meta":{"links":{}}}`, r.PathValue("id"))
+	}))
+	mux.HandleFunc("GET /v2/persons", auth(func(w http.ResponseWriter, r *http.Request) {
+		// Two per page to exercise the cursor.
+		all := []string{string(person), `{"id":"5001","email":"boss@example.com","first_name":"Boss","last_name":"Person"}`}
+		for i := 0; i < extra; i++ {
+			all = append(all, fmt.Sprintf(`{"id":"%d","email":"p%d@example.com","first_name":"P","last_name":"%d"}`, 9000+i, 9000+i, 9000+i))
+		}
+		start, _ := strconv.Atoi(r.URL.Query().Get("cursor"))
+		end := min(start+2, len(all))
+		next := ""
+		if end < len(all) {
+			next = fmt.Sprintf(`,"next":{"href":"https://api.personio.de/v2/persons?cursor=%d&limit=2"}`, end)
+		}
+		fmt.Fprintf(w, `{"_data":[%s],"_meta":{"links":{"self":{"href":"x"}%s}}}`, strings.Join(all[start:end], ","), next)
+	}))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+func TestPersonioWebhookFetchesPerson(t *testing.T) {
+	api, calls := fakePersonio(t, 0)
+	h := newHarness(t, fmt.Sprintf(`hr:
+  sources:
+    personio:
+      vendor: personio
+      token: ${PERSONIO_TOKEN}
+      api_url: %s
+      api_user: cid
+      api_key: ${API_KEY}
+      time_zone: Europe/Vienna
+`, api.URL))
+	body := fixture(t, "personio_employment_updated.json")
+	if got := h.post(t, "/hr/personio", body, map[string]string{"Authorization": "personio-token"}); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	if calls.Load() != 0 {
+		t.Fatal("fetched before answering: processing must be asynchronous")
+	}
+	h.drain(t)
+	evs := h.sub.Events()
+	if len(evs) != 1 || evs[0].Type != gatehouse.EventJoiner {
+		t.Fatalf("events %+v", evs)
+	}
+	id := evs[0].Identity
+	if id.Email != "hedy@example.com" || id.Department != "Wireless" || id.Team != "Spread Spectrum" || id.Title != "Radio Engineer" ||
+		id.Location != "Vienna" || id.ManagerEmail != "boss@example.com" || id.EmployeeID != "5005" {
+		t.Fatalf("identity %+v", id)
+	}
+	// Termination: the employment now carries a termination date.
+	terminated := bytes.Replace(fixture(t, "personio_employments.json"), []byte(`"termination_date": null`), []byte(`"termination_date": "2026-02-27"`), 1)
+	_ = terminated
+}
+
+func TestPersonioRosterPaginates(t *testing.T) {
+	api, _ := fakePersonio(t, 5)
+	h := newHarness(t, fmt.Sprintf(`hr:
+  sources:
+    personio:
+      vendor: personio
+      token: ${PERSONIO_TOKEN}
+      api_url: %s
+      api_user: cid
+      api_key: ${API_KEY}
+      roster: api
+`, api.URL))
+	rep, err := h.svc.Sync(context.Background(), "personio", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != 7 || len(rep.Joiners) != 7 {
+		t.Fatalf("records %d joiners %d", rep.Records, len(rep.Joiners))
+	}
+}
+
+func TestBambooHRWebhookFetchAndReport(t *testing.T) {
+	employee := fixture(t, "bamboohr_employee.json")
+	report := fixture(t, "bamboohr_report.json")
+	mux := http.NewServeMux()
+	check := func(r *http.Request) bool {
+		u, p, ok := r.BasicAuth()
+		return ok && u == "api-key" && p == "x"
+	}
+	mux.HandleFunc("GET /v1/employees/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !check(r) || !strings.Contains(r.URL.Query().Get("fields"), "workEmail") {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		if r.PathValue("id") != "67890" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(employee)
+	})
+	mux.HandleFunc("POST /v1/reports/custom", func(w http.ResponseWriter, r *http.Request) {
+		if !check(r) || r.URL.Query().Get("format") != "JSON" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write(report)
+	})
+	api := httptest.NewServer(mux)
+	defer api.Close()
+	h := newHarness(t, fmt.Sprintf(`hr:
+  sources:
+    bamboo:
+      vendor: bamboohr
+      secret: ${BAMBOO_KEY}
+      api_url: %s
+      api_key: ${API_KEY}
+      roster: report
+`, api.URL))
+	h.put(t, gatehouse.Identity{Email: "ada@example.com", EmployeeID: "67890", Name: "Ada Lovelace", Department: "Maths", Title: "Engineer", Status: gatehouse.StatusActive, TimeZone: "Europe/London"})
+	body := fixture(t, "bamboohr_event_updated.json")
+	if got := h.post(t, "/hr/bamboo", body, bambooHeaders("bamboo-secret", body, h.clock.Now())); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	h.drain(t)
+	evs := h.sub.Events()
+	if len(evs) != 1 || evs[0].Type != gatehouse.EventMover || evs[0].Previous == nil || evs[0].Previous.Department != "Maths" || evs[0].Identity.Department != "Research" {
+		t.Fatalf("events %+v", evs)
+	}
+	rep, err := h.svc.Sync(context.Background(), "bamboo", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Grace is inactive and unknown: ignored. Ada is already up to date.
+	if rep.Records != 2 || len(rep.Joiners)+len(rep.Movers)+len(rep.Leavers) != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+func TestHiBobWebhookTerminationFetches(t *testing.T) {
+	people := fixture(t, "hibob_people_search.json")
+	var searched atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/people/search", func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		var req map[string]any
+		json.NewDecoder(r.Body).Decode(&req)
+		if u != "svc-user" || p != "api-key" || req["showInactive"] != true {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		searched.Add(1)
+		// After the termination, Bob reports the person inactive.
+		w.Write(bytes.Replace(people, []byte(`"terminationDate": null`), []byte(`"terminationDate": "2026-02-01"`), 1))
+	})
+	api := httptest.NewServer(mux)
+	defer api.Close()
+	h := newHarness(t, fmt.Sprintf(`hr:
+  sources:
+    bob:
+      vendor: hibob
+      secret: ${BOB_KEY}
+      api_url: %s
+      api_user: svc-user
+      api_key: ${API_KEY}
+`, api.URL))
+	h.put(t, gatehouse.Identity{Email: "linus@example.com", EmployeeID: "3332883854254932743", Name: "Linus", Status: gatehouse.StatusActive})
+	body := bytes.Replace(fixture(t, "hibob_employee_left.json"), []byte("2025-01-09T00:00:03.120044"), []byte("2026-02-02T09:00:00.000001"), 1)
+	if got := h.post(t, "/hr/bob", body, map[string]string{"Bob-Signature": SignHiBob("bob-secret", body)}); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	h.drain(t)
+	evs := h.sub.Events()
+	if len(evs) != 1 || evs[0].Type != gatehouse.EventLeaver || searched.Load() != 1 {
+		t.Fatalf("events %+v", evs)
+	}
+	if len(h.notes.terms) != 1 {
+		t.Fatal("IT not told of the termination")
+	}
+}
+
+func TestWorkdayAndRipplingParsers(t *testing.T) {
+	b := &base{n: "wd", c: &configSource, mapping: vendorMappings["workday"]}
+	recs, err := parseWorkdayReport(b, fixture(t, "workday_report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Email != "katherine@example.com" || recs[0].Status != StatusActive || recs[0].TimeZone != "America/New_York" ||
+		recs[1].Status != StatusTerminated || recs[1].Kind != gatehouse.KindContractor || recs[1].TerminationDate.String() != "2026-01-30" {
+		t.Fatalf("workday %+v", recs)
+	}
+	r := &rippling{base: &base{n: "rp", c: &configSource, mapping: vendorMappings["rippling"]}}
+	p, err := r.parse("application/x-www-form-urlencoded", fixture(t, "rippling_employee_updated.form"))
+	if err != nil || len(p.Deltas) != 1 || p.Deltas[0].Record.VendorID != "6011a1f2b3c4d5e6f7a8b9c0" || p.Deltas[0].Action != ActionUpsert {
+		t.Fatalf("rippling %+v %v", p, err)
+	}
+	_ = base64.StdEncoding
+}
+
+var configSource = configHRSource()
