@@ -14,6 +14,9 @@ type dialect struct {
 	// PUT fallback when ServiceProviderConfig says PATCH is unsupported),
 	// "put", or "delete" (the server deactivates on DELETE).
 	disable string
+	// noDelete is set when the server has no real deletion (DELETE only
+	// deactivates), so delete is never declared.
+	noDelete bool
 	// canEnable is false when deactivation removes the account outright, so
 	// there is nothing left to re-enable (EnsureAccount re-creates instead).
 	canEnable bool
@@ -45,7 +48,7 @@ var presets = map[string]dialect{
 	// sent as userName is converted to a handle, so we also look users up by
 	// email. Sources: https://docs.slack.dev/reference/scim-api and
 	// https://slack.dev/python-slack-sdk/scim/index.html
-	"slack": {groups: true, opCase: "lower", disable: "delete", canEnable: true, removeMember: "path", lookupEmail: true, spcPath: "/ServiceProviderConfig", contentType: "application/json",
+	"slack": {groups: true, opCase: "lower", disable: "delete", noDelete: true, canEnable: true, removeMember: "path", lookupEmail: true, spcPath: "/ServiceProviderConfig", contentType: "application/json",
 		doc: "https://docs.slack.dev/reference/scim-api"},
 
 	// Notion (Enterprise): the SCIM API creates and removes workspace members,

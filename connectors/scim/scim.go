@@ -188,7 +188,10 @@ func (c *Connector) Name() string { return c.name }
 
 // Capabilities lists what the dialect allows.
 func (c *Connector) Capabilities() gatehouse.Capabilities {
-	caps := gatehouse.NewCapabilities(gatehouse.CapEnsureAccount, gatehouse.CapDisable, gatehouse.CapDelete, gatehouse.CapListAccounts)
+	caps := gatehouse.NewCapabilities(gatehouse.CapEnsureAccount, gatehouse.CapDisable, gatehouse.CapListAccounts)
+	if c.del && !c.d.noDelete {
+		caps[gatehouse.CapDelete] = true
+	}
 	if c.d.canEnable {
 		caps[gatehouse.CapEnable] = true
 	}
@@ -673,11 +676,14 @@ func (c *Connector) Enable(ctx context.Context, ref gatehouse.AccountRef) error 
 	return nil
 }
 
-// Delete removes ref's account when the app is configured with delete: true;
-// otherwise it disables it, so no data is destroyed unless asked for.
+// Delete removes ref's account. It is a capability only when the app is
+// configured with delete: true (and the server can delete at all; Slack's
+// DELETE only deactivates): otherwise accounts are never destroyed, the
+// planner disables them instead, and Delete reports unsupported rather than
+// quietly disabling under a "deleted" audit entry.
 func (c *Connector) Delete(ctx context.Context, ref gatehouse.AccountRef) error {
-	if !c.del {
-		return c.Disable(ctx, ref)
+	if !c.del || c.d.noDelete {
+		return gatehouse.Permanent(fmt.Errorf("scim %s: delete: %w (set delete: true on the app to remove accounts; they are disabled otherwise)", c.name, gatehouse.ErrUnsupported))
 	}
 	u, err := c.findUser(ctx, ref, false)
 	if err != nil {

@@ -92,23 +92,25 @@ func TestContractElimity(t *testing.T) {
 	}
 }
 
-func TestContractDisableOnDelete(t *testing.T) {
-	// Without delete: true, Delete disables; the suite's delete checks expect
-	// removal, so run the rest of the contract against that configuration.
+func TestDeleteNeedsDeleteTrue(t *testing.T) {
 	p := newSCIMPeer(t, false)
-	p.addGroup("Engineering")
-	c := newConn(t, p.URL+"/scim/v2", "", false)
 	ctx := context.Background()
+	c := newConn(t, p.URL+"/scim/v2", "", false)
+	if c.Capabilities().Has(gatehouse.CapDelete) {
+		t.Fatal("delete declared without delete: true")
+	}
 	a, err := c.EnsureAccount(ctx, ref("keep"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Delete(ctx, ref("keep")); err != nil {
-		t.Fatal(err)
+	if err := c.Delete(ctx, ref("keep")); !errors.Is(err, gatehouse.ErrUnsupported) {
+		t.Fatalf("Delete without delete: true = %v, want unsupported", err)
 	}
-	exists, active, _ := p.inspect(t, c, gatehouse.AccountRef{AccountID: a.ID})
-	if !exists || active {
-		t.Fatalf("after Delete without delete: true: exists=%v active=%v, want a disabled account", exists, active)
+	if exists, active, _ := p.inspect(t, c, gatehouse.AccountRef{AccountID: a.ID}); !exists || !active {
+		t.Fatalf("exists=%v active=%v: the account must be untouched", exists, active)
+	}
+	if newConn(t, p.URL+"/scim/v2", "preset: slack\n", true).Capabilities().Has(gatehouse.CapDelete) {
+		t.Fatal("slack cannot delete (DELETE deactivates) but declares delete")
 	}
 }
 
@@ -517,4 +519,65 @@ func FuzzSCIMListResponse(f *testing.F) {
 			_ = c.account(u, nil)
 		}
 	})
+}
+
+// TestContractSlackDialect runs the contract with the slack preset against a
+// peer that, like Slack, deactivates (keeps the user, active=false) on DELETE.
+func TestContractSlackDialect(t *testing.T) {
+	p := newSCIMPeer(t, false)
+	p.addGroup("Engineering")
+	p.addGroup("Ops")
+	p.wrap = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodDelete || !strings.Contains(r.URL.Path, "/Users/") {
+			return false
+		}
+		id := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+		p.store.mu.Lock()
+		defer p.store.mu.Unlock()
+		u, ok := p.store.users[id]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return true
+		}
+		u.attrs["active"] = false
+		u.version++
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	conntest.Run(t, conntest.Harness{
+		New:          func(t *testing.T) gatehouse.Connector { return newConn(t, p.URL+"/scim/v2", "preset: slack\n", false) },
+		Entitlements: []gatehouse.Entitlement{entEng, entOps},
+		Inspect: func(t *testing.T, c gatehouse.Connector, r gatehouse.AccountRef) (bool, bool, []string) {
+			return p.inspect(t, c, r)
+		},
+	})
+}
+
+func TestLastActivityAttribute(t *testing.T) {
+	p := newSCIMPeer(t, false)
+	c := newConn(t, p.URL+"/scim/v2", "last_activity_attribute: urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter\n", false)
+	a, err := c.EnsureAccount(context.Background(), ref("seen"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.store.mu.Lock()
+	p.store.users[a.ID].attrs[schemaEnterprise] = map[string]any{"costCenter": "2026-11-01T10:00:00Z"}
+	p.store.mu.Unlock()
+	accts, err := c.ListAccounts(context.Background())
+	if err != nil || len(accts) != 1 {
+		t.Fatalf("accts=%v err=%v", accts, err)
+	}
+	if got := accts[0].LastActivity.Format("2006-01-02T15:04:05Z07:00"); got != "2026-11-01T10:00:00Z" {
+		t.Fatalf("last activity %s", got)
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	found := false
+	for _, typ := range connectors.Types() {
+		found = found || typ == "scim"
+	}
+	if !found {
+		t.Fatal("scim is not registered")
+	}
 }
