@@ -214,6 +214,7 @@ func New(opts Options) (*Client, error) {
 		SetResponseBodyLimit(int(opts.MaxBody)).
 		SetLogger(discardLogger{}).
 		SetDisableWarn(true).
+		SetRedirectPolicy(sameHostRedirects{}).
 		SetHeader("User-Agent", ua).
 		SetHeader("Accept", "application/json")
 	if base != nil {
@@ -494,6 +495,22 @@ func (c *Client) transportError(method, target string, err error) error {
 	// DNS failures, TLS hiccups and the like: most are transient; the
 	// executor escalates after its maximum attempts.
 	return gatehouse.Retryable(wrapped)
+}
+
+// sameHostRedirects follows at most 5 redirects on the same scheme and host.
+// A redirect elsewhere is not followed (the 3xx answer is classified as
+// permanent): net/http strips Authorization across hosts but would forward
+// API-key headers such as DD-API-KEY.
+type sameHostRedirects struct{}
+
+func (sameHostRedirects) Apply(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return http.ErrUseLastResponse
+	}
+	if first := via[0].URL; !strings.EqualFold(req.URL.Host, first.Host) || req.URL.Scheme != first.Scheme {
+		return http.ErrUseLastResponse
+	}
+	return nil
 }
 
 type discardLogger struct{}

@@ -339,6 +339,23 @@ func TestTransportFailures(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("redirect to another host not followed", func(t *testing.T) {
+		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			t.Errorf("credentials followed a redirect to another host: %v", r.Header)
+		}))
+		defer other.Close()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/x", http.StatusFound)
+		}))
+		defer srv.Close()
+		c := newClient(t, srv, func(o *Options) {
+			o.Auth = Auth{Type: "api_key", Headers: map[string]config.Secret{"DD-API-KEY": config.NewSecret("k-123456", "literal")}}
+		})
+		_, err := c.Do(context.Background(), Request{Method: "GET", Path: "/"})
+		if gatehouse.Classify(err) != gatehouse.ClassPermanent || StatusOf(err) != 302 {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	t.Run("canceled", func(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 		defer srv.Close()
