@@ -194,6 +194,27 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
+// startListenerOnly binds and serves hr.listen without the worker or the
+// scheduler (benchmarks measure intake alone).
+func (s *Service) startListenerOnly() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ln, err := net.Listen("tcp", s.hr.Listen)
+	if err != nil {
+		return fmt.Errorf("hr: listen on %s: %w", s.hr.Listen, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.srv.Serve(ln)
+	}()
+	s.cancel = func() {}
+	s.started = true
+	return nil
+}
+
 // Addr is the bound listener address ("" when not listening).
 func (s *Service) Addr() string {
 	s.mu.Lock()
