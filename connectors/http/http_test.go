@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -392,4 +393,42 @@ func parseBody(b []byte) (any, error) {
 		return nil, err
 	}
 	return normalize(v), nil
+}
+
+// TestCreateConflictFindsExisting: a find that misses (a lagging search
+// index) then a 409 on create must end with the existing account, not an error
+// or a duplicate.
+func TestCreateConflictFindsExisting(t *testing.T) {
+	setEnv(t)
+	st := newFakeStore(ddRoles)
+	dd := newDatadog(t, st)
+	st.users["u-1"] = &fakeUser{id: "u-1", email: "lag@example.com", name: "Lag", groups: map[string]bool{}}
+	misses := 1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && misses > 0 {
+			misses--
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"data":[],"meta":{"page":{"total_count":0}}}`))
+			return
+		}
+		r2, _ := http.NewRequestWithContext(r.Context(), r.Method, dd.URL+r.URL.RequestURI(), r.Body)
+		r2.Header = r.Header
+		res, err := http.DefaultClient.Do(r2)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer res.Body.Close()
+		for k, v := range res.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		_, _ = io.Copy(w, res.Body)
+	}))
+	defer srv.Close()
+	c := example(t, "datadog.yaml", "https://api.datadoghq.com", srv.URL, nil)
+	a, err := c.EnsureAccount(context.Background(), gatehouse.AccountRef{Email: "lag@example.com", UserName: "lag@example.com", Name: "Lag"})
+	if err != nil || a.ID != "u-1" || len(st.users) != 1 {
+		t.Fatalf("a=%+v err=%v users=%d", a, err, len(st.users))
+	}
 }

@@ -252,8 +252,11 @@ func (c *Connector) serviceConfig(ctx context.Context) (spcInfo, error) {
 		} else {
 			c.log.Warn().Err(jerr).Msg("unreadable ServiceProviderConfig; assuming RFC defaults")
 		}
-	case gatehouse.Classify(err) == gatehouse.ClassNotFound || httpx.StatusOf(err) == http.StatusNotImplemented:
-		c.log.Debug().Msg("no ServiceProviderConfig; assuming RFC defaults")
+	case gatehouse.Classify(err) == gatehouse.ClassNotFound || httpx.StatusOf(err) == http.StatusNotImplemented ||
+		httpx.StatusOf(err) == http.StatusForbidden:
+		// Some servers do not serve it, or not to a provisioning token; a
+		// real credential problem shows on the next request anyway.
+		c.log.Debug().Err(err).Msg("no ServiceProviderConfig; assuming RFC defaults")
 	default:
 		return spcInfo{}, fmt.Errorf("read ServiceProviderConfig: %w", err)
 	}
