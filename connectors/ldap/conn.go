@@ -159,6 +159,10 @@ func (c *Connector) classify(what string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var ce *gatehouse.ConnectorError
+	if errors.As(err, &ce) {
+		return err // classified already (e.g. the dial or bind under this request)
+	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("ldap %s %s: %w", c.name, what, err)
 	}

@@ -421,11 +421,12 @@ func (c *Connector) ListAccounts(ctx context.Context) ([]gatehouse.Account, erro
 	return accts, nil
 }
 
-// Check reports whether the roster (if any) can be read; templates were
-// checked when the connector was built.
+// Check reports whether the roster can be read; templates were checked
+// when the connector was built. Without a roster there is nothing to probe
+// (connectors.ErrNoProbe): people, not an API, do the work.
 func (c *Connector) Check(ctx context.Context) error {
 	if c.roster == "" {
-		return nil
+		return fmt.Errorf("manual %s: people do its operations; set roster_file to let Gatehouse read its accounts: %w", c.name, connectors.ErrNoProbe)
 	}
 	_, err := c.ListAccounts(ctx)
 	return err
