@@ -354,16 +354,26 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
+// escalationTaskID names a step's escalation task. It is stable across
+// crashes (a process killed between opening the task and recording the step
+// reopens the same task) and changes only when Retry starts a new generation.
+func escalationTaskID(runID string, s gatehouse.Step) string {
+	gen := s.Result[resGeneration]
+	if gen == "" {
+		gen = "0"
+	}
+	return fmt.Sprintf("t-%s.%s.%s", runID, s.ID, gen)
+}
+
 // escalate opens (idempotently) the IT task for a step that cannot finish by
-// itself. The id carries the attempt count so a retried and re-escalated step
-// gets a fresh task.
+// itself.
 func (e *Engine) escalate(run gatehouse.Run, s gatehouse.Step, cause error) (gatehouse.Task, error) {
 	what := string(s.Kind) + " in " + s.App
 	if s.Entitlement != "" && s.Kind != gatehouse.StepEnsureAccount {
 		what = string(s.Kind) + " " + s.App + ":" + s.Entitlement
 	}
 	t := gatehouse.Task{
-		ID:          fmt.Sprintf("t-%s.%s.%d", run.ID, s.ID, s.Attempts),
+		ID:          escalationTaskID(run.ID, s),
 		RunID:       run.ID,
 		StepID:      s.ID,
 		IdentityKey: run.IdentityKey,

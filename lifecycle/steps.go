@@ -41,6 +41,7 @@ const (
 	resAssignee     = "assignee"      // manual task assignee
 	resKeepGrants   = "keep_grants"   // disable without revoking recorded grants (leave of absence)
 	resOpen         = "open"          // evidence: steps and tasks still open
+	resGeneration   = "generation"    // escalated step: how often Retry restarted it
 )
 
 // planner builds a run's steps. It reads the store (what the identity holds)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -486,6 +487,11 @@ func (e *Engine) Retry(ctx context.Context, runID, by string) error {
 			delete(st.Result, resOutcome)
 			if st.Kind != gatehouse.StepManualTask {
 				delete(st.Result, resTask)
+				if st.Result == nil {
+					st.Result = map[string]string{}
+				}
+				gen, _ := strconv.Atoi(st.Result[resGeneration])
+				st.Result[resGeneration] = strconv.Itoa(gen + 1)
 			}
 			return nil
 		}); err != nil {
