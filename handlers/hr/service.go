@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -378,6 +379,25 @@ func (s *Service) ambiguous(ctx context.Context, a Ambiguity) {
 	}
 }
 
+// logKey names an identity in logs without PII: its key when that is an
+// employee id or an explicit id, a hash when the key is the email.
+func logKey(id gatehouse.Identity) string {
+	k := id.Key()
+	if strings.Contains(k, "@") {
+		return "email-sha256:" + shortHash(k)
+	}
+	return k
+}
+
+// NotifyChannel is the Slack channel HR notifications to IT go to:
+// hr.notify_channel, else admins.it_channel.
+func (s *Service) NotifyChannel() string {
+	if s.hr.NotifyChannel != "" {
+		return s.hr.NotifyChannel
+	}
+	return s.cfg.Admins.ITChannel
+}
+
 // Outcome is what applying a change did.
 type Outcome struct {
 	Change  Change
@@ -433,13 +453,13 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 			}
 			run, created, err := s.sub.Submit(ctx, e, reason)
 			if err != nil {
-				return out, fmt.Errorf("submit %s for %s: %w", e.Type, c.Next.Key(), err)
+				return out, fmt.Errorf("submit %s for %s: %w", e.Type, logKey(c.Next), err)
 			}
 			o.Runs, o.Created = append(o.Runs, run), append(o.Created, created)
 			if reason != "" {
 				heldRuns = append(heldRuns, run.ID)
 			}
-			s.log.Info().Str("source", source).Str("origin", origin).Str("event", string(e.Type)).Str("identity", c.Next.Key()).
+			s.log.Info().Str("source", source).Str("origin", origin).Str("event", string(e.Type)).Str("identity", logKey(c.Next)).
 				Str("run", run.ID).Bool("created", created).Bool("held", reason != "").Time("effective_at", e.EffectiveAt).Msg("hr event submitted")
 			if created && reason == "" {
 				s.notifyEvent(ctx, e, run)
@@ -447,7 +467,7 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 		}
 		if s.sub != nil && c.Store && !o.Held {
 			if _, err := s.st.PutIdentity(c.Next); err != nil {
-				return out, fmt.Errorf("store identity %s: %w", c.Next.Key(), err)
+				return out, fmt.Errorf("store identity %s: %w", logKey(c.Next), err)
 			}
 			s.countMu.Lock()
 			s.countAt = time.Time{}

@@ -1,0 +1,103 @@
+package hr
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/lifecycle"
+	"github.com/gatehousehq/gatehouse/rules"
+	"github.com/gatehousehq/gatehouse/store"
+)
+
+type engineClock struct{ c *clock }
+
+func (e engineClock) Now() time.Time                              { return e.c.Now() }
+func (e engineClock) NewTimer(d time.Duration) lifecycle.Timer    { return lifecycle.SystemClock{}.NewTimer(d) }
+func withEngine(h *harness, eng *lifecycle.Engine) func(*Options) { return func(o *Options) { o.Submitter = EngineSubmitter(eng) } }
+
+// TestIntegrationWithLifecycle drives the real lifecycle engine over a real
+// bbolt file: webhooks become runs (a future joiner scheduled, a termination,
+// a held burst), the same delivery twice is one run, and a sync agrees with
+// what the webhooks did.
+func TestIntegrationWithLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	roster := filepath.Join(dir, "roster.csv")
+	hrCfg := webhookConfig + fmt.Sprintf("    people:\n      vendor: csv\n      roster: file\n      file: %s\n  guard: {max_people: 2, max_share: 0.5}\n", roster)
+	h := &harness{notes: &notes{}, clock: newClock("2026-02-02T10:00:00Z"), path: filepath.Join(dir, "g.db")}
+	h.db = openStore(t, h.path, true, h.clock.Now)
+	cfg := loadConfig(t, hrCfg)
+	re, err := rules.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := lifecycle.New(lifecycle.Options{Store: h.db, Config: cfg, Rules: re, Clock: engineClock{h.clock}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(t, hrCfg, withEngine(h, eng))
+	t.Cleanup(func() { h.srv.Close(); h.svc.Close(); eng.Close(); h.db.Close() })
+
+	post := func(body string) {
+		t.Helper()
+		b := []byte(body)
+		if got := h.post(t, "/hr/gen", b, genericHeaders("generic-secret", b, h.clock.Now())); got != http.StatusAccepted && got != http.StatusOK {
+			t.Fatalf("post: %d", got)
+		}
+		h.drain(t)
+	}
+	runs := func(f store.RunFilter) []gatehouse.Run {
+		t.Helper()
+		rs, err := h.db.ListRuns(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	// A future joiner: one scheduled run, the day before at 09:00 Berlin.
+	hire := `{"delivery":"i-1","event":"hired","person":{"id":1,"email":"ada@example.com","name":"Ada L","dept":"R&D","title":"Eng","manager":"boss@example.com","start":"2026-03-02"}}`
+	post(hire)
+	post(hire) // the vendor's retry
+	rs := runs(store.RunFilter{})
+	if len(rs) != 1 || rs[0].Status != gatehouse.RunScheduled || rs[0].Event.Type != gatehouse.EventJoiner {
+		t.Fatalf("runs after hire: %+v", rs)
+	}
+	if want := time.Date(2026, 3, 1, 9, 0, 0, 0, mustZone(t, "Europe/Berlin")); !rs[0].NotBefore.Equal(want) {
+		t.Fatalf("not before %s, want %s", rs[0].NotBefore, want)
+	}
+	// Three active people, then a burst of three terminations: the third is held.
+	for i := 2; i <= 4; i++ {
+		if _, err := h.db.PutIdentity(gatehouse.Identity{Kind: gatehouse.KindEmployee, Email: fmt.Sprintf("u%d@example.com", i), EmployeeID: fmt.Sprint(i), Name: "U", Status: gatehouse.StatusActive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 2; i <= 4; i++ {
+		post(fmt.Sprintf(`{"delivery":"t-%d","event":"left","person":{"id":%d,"email":"u%d@example.com","last_day":"2026-02-27"}}`, i, i, i))
+	}
+	held := runs(store.RunFilter{Status: []gatehouse.RunStatus{gatehouse.RunHeld}})
+	sched := runs(store.RunFilter{Status: []gatehouse.RunStatus{gatehouse.RunScheduled}})
+	if len(held) != 1 || len(sched) != 3 {
+		t.Fatalf("held %d scheduled %d", len(held), len(sched))
+	}
+	if len(h.notes.massChange) != 1 || h.notes.massChange[0].RunIDs[0] != held[0].ID {
+		t.Fatalf("mass change notice %+v", h.notes.massChange)
+	}
+	// IT confirms: the engine releases the held run.
+	if err := eng.Release(context.Background(), held[0].ID, "it@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	// A sync of a roster that agrees with the webhooks changes nothing.
+	os.WriteFile(roster, []byte("employee_id,email,name,department,title,manager_email,start_date,status\n1,ada@example.com,Ada L,R&D,Eng,boss@example.com,2026-03-02,pending\n"), 0o600)
+	rep, err := h.svc.Sync(context.Background(), "people", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Joiners)+len(rep.Movers)+len(rep.Leavers) != 0 {
+		t.Fatalf("sync disagrees with webhooks: %+v", rep)
+	}
+}
