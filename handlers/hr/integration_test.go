@@ -17,9 +17,13 @@ import (
 
 type engineClock struct{ c *clock }
 
-func (e engineClock) Now() time.Time                              { return e.c.Now() }
-func (e engineClock) NewTimer(d time.Duration) lifecycle.Timer    { return lifecycle.SystemClock{}.NewTimer(d) }
-func withEngine(h *harness, eng *lifecycle.Engine) func(*Options) { return func(o *Options) { o.Submitter = EngineSubmitter(eng) } }
+func (e engineClock) Now() time.Time { return e.c.Now() }
+func (e engineClock) NewTimer(d time.Duration) lifecycle.Timer {
+	return lifecycle.SystemClock{}.NewTimer(d)
+}
+func withEngine(h *harness, eng *lifecycle.Engine) func(*Options) {
+	return func(o *Options) { o.Submitter = EngineSubmitter(eng) }
+}
 
 // TestIntegrationWithLifecycle drives the real lifecycle engine over a real
 // bbolt file: webhooks become runs (a future joiner scheduled, a termination,
