@@ -43,11 +43,20 @@ type Engine struct {
 	rules    []ruleInfo
 	sod      []sodInfo
 	levels   [gatehouse.RiskCritical + 1]levelInfo
+	guards   []guardIndex
 	pool     sync.Pool
+}
+
+// guardIndex maps one guarded field's values to the rules they enable.
+type guardIndex struct {
+	field   string
+	get     func(*Person) string
+	byValue map[string][]int32
 }
 
 type entInfo struct {
 	ent     gatehouse.Entitlement
+	tmpl    gatehouse.PlannedGrant // the grant's constant fields, copied into plans
 	app     int32
 	account int32 // index of the app's account entitlement
 }
@@ -68,6 +77,7 @@ type contrib struct {
 
 type ruleInfo struct {
 	name         string
+	label        string // "rule NAME", for approval reasons
 	events       uint32 // bit per event; 0 means every event
 	when         *vm.Program
 	expires      *vm.Program
@@ -77,6 +87,7 @@ type ruleInfo struct {
 	excludes     []int32
 	approvers    []gatehouse.ApproverRole
 	fast         func(*Env) bool // native evaluation of `when`, nil when not translatable
+	guarded      bool            // skipped unless a guard index enables it
 }
 
 type sodInfo struct {
@@ -87,6 +98,7 @@ type sodInfo struct {
 type levelInfo struct {
 	approvers []gatehouse.ApproverRole
 	twoPerson bool
+	why       []string // {"policy approvals.high"}
 }
 
 func eventBit(ev gatehouse.EventType) uint32 {
@@ -115,7 +127,7 @@ func Compile(cfg *config.Config) (*Engine, error) {
 	e.indexProfiles()
 	for _, r := range gatehouse.Risks {
 		lvl := cfg.Approvals.Level(r)
-		li := levelInfo{twoPerson: lvl.TwoPerson}
+		li := levelInfo{twoPerson: lvl.TwoPerson, why: []string{"policy approvals." + r.String()}}
 		for _, a := range lvl.Approvers {
 			li.approvers = appendRole(li.approvers, gatehouse.ApproverRole(a))
 		}
@@ -181,7 +193,9 @@ func (e *Engine) indexEntitlements() {
 			if n == string(gatehouse.EntAccount) {
 				acct = id
 			}
-			e.ents = append(e.ents, entInfo{ent: ent, app: int32(ai)})
+			e.ents = append(e.ents, entInfo{ent: ent, app: int32(ai), tmpl: gatehouse.PlannedGrant{
+				App: ent.App, Entitlement: ent.Name, Kind: string(ent.Kind), Risk: ent.Risk, MonthlyCost: ent.MonthlyCost,
+			}})
 		}
 		for i := first; i < int32(len(e.ents)); i++ {
 			e.ents[i].account = acct
@@ -253,6 +267,7 @@ func (e *Engine) compileRule(r *config.Rule, i int, src func(string) []string) (
 	if ri.name == "" {
 		ri.name = fmt.Sprintf("rule-%d", i+1)
 	}
+	ri.label = "rule " + ri.name
 	var errs config.ErrorList
 	if !r.When.IsZero() {
 		p, err := compileExpr(r.When, key+".when", nil, e.loc, src)
@@ -261,6 +276,10 @@ func (e *Engine) compileRule(r *config.Rule, i int, src func(string) []string) (
 		} else {
 			ri.when = p
 			ri.fast = translate(p.Node())
+			if g := findGuard(p.Node()); g != nil {
+				ri.guarded = true
+				e.addGuard(g, int32(len(e.rules)))
+			}
 		}
 	}
 	if !r.Expires.IsZero() {
@@ -310,6 +329,22 @@ func (e *Engine) compileRule(r *config.Rule, i int, src func(string) []string) (
 	return ri, errs
 }
 
+func (e *Engine) addGuard(g *guard, rule int32) {
+	for i := range e.guards {
+		if e.guards[i].field == g.field {
+			for _, v := range g.values {
+				e.guards[i].byValue[v] = append(e.guards[i].byValue[v], rule)
+			}
+			return
+		}
+	}
+	gi := guardIndex{field: g.field, get: guardGetter(g.field), byValue: map[string][]int32{}}
+	for _, v := range g.values {
+		gi.byValue[v] = append(gi.byValue[v], rule)
+	}
+	e.guards = append(e.guards, gi)
+}
+
 func appendRole(list []gatehouse.ApproverRole, r gatehouse.ApproverRole) []gatehouse.ApproverRole {
 	for _, x := range list {
 		if x == r {
@@ -338,6 +373,10 @@ type scratch struct {
 	profSel []uint32    // per profile: epoch when selected
 	count   []int32     // per entitlement: counting sort
 	sorted  []hit
+	ids     []int32 // entitlement index of each grant build produced
+	direct  []hit
+	held    []uint32
+	enabled []uint32 // per rule: epoch when its guard holds
 	epoch   uint32
 }
 
@@ -356,6 +395,8 @@ func (e *Engine) newScratch() *scratch {
 		appX:    make([]uint32, len(e.apps)),
 		profSel: make([]uint32, len(e.profs)),
 		count:   make([]int32, len(e.ents)+1),
+		held:    make([]uint32, len(e.ents)),
+		enabled: make([]uint32, len(e.rules)),
 	}
 }
 
@@ -365,6 +406,8 @@ func (s *scratch) reset() {
 		clear(s.mark)
 		clear(s.appX)
 		clear(s.profSel)
+		clear(s.held)
+		clear(s.enabled)
 		s.epoch = 1
 	}
 	s.matched, s.hits, s.excl = s.matched[:0], s.hits[:0], s.excl[:0]
@@ -389,6 +432,12 @@ func (e *Engine) evaluate(s *scratch, id *gatehouse.Identity, prev *gatehouse.Id
 	s.reset()
 	s.env.set(id, prev, ev, now, e.loc)
 	bit := eventBit(ev)
+	for gi := range e.guards {
+		g := &e.guards[gi]
+		for _, ri := range g.byValue[g.get(&s.env.cur)] {
+			s.enabled[ri] = s.epoch
+		}
+	}
 	cur := -1
 	defer func() {
 		// the native evaluator panics on a nil `previous`, like the VM errors
@@ -398,7 +447,7 @@ func (e *Engine) evaluate(s *scratch, id *gatehouse.Identity, prev *gatehouse.Id
 	}()
 	for i := range e.rules {
 		r := &e.rules[i]
-		if r.events != 0 && r.events&bit == 0 {
+		if (r.events != 0 && r.events&bit == 0) || (r.guarded && s.enabled[i] != s.epoch) {
 			continue
 		}
 		cur = i
@@ -516,6 +565,13 @@ func (e *Engine) identityCap(id *gatehouse.Identity, now time.Time) time.Time {
 func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 	hits := s.sorted
 	// profiles in the order rules selected them
+	np := 0
+	for _, pid := range s.profSel {
+		if pid == s.epoch {
+			np++
+		}
+	}
+	p.Profiles = make([]string, 0, np)
 	for _, ri := range s.matched {
 		for _, pid := range e.rules[ri].profiles {
 			if s.profSel[pid] == s.epoch {
@@ -531,13 +587,13 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 		}
 	}
 	p.Grants = make([]gatehouse.PlannedGrant, 0, nEnts)
+	s.ids = s.ids[:0]
 	reasons := make([]gatehouse.Reason, 0, len(hits))
 	for i := 0; i < len(hits); {
 		j := i
 		for j < len(hits) && hits[j].ent == hits[i].ent {
 			j++
 		}
-		ent := e.ents[hits[i].ent].ent
 		start := len(reasons)
 		exp, forever := time.Time{}, false
 		// An account granted directly is explained by that; the grants that
@@ -577,10 +633,11 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 		if !idCap.IsZero() && (exp.IsZero() || idCap.Before(exp)) {
 			exp = idCap
 		}
-		p.Grants = append(p.Grants, gatehouse.PlannedGrant{
-			App: ent.App, Entitlement: ent.Name, Kind: string(ent.Kind), Risk: ent.Risk, MonthlyCost: ent.MonthlyCost,
-			Reasons: reasons[start:len(reasons):len(reasons)], ExpiresAt: exp,
-		})
+		s.ids = append(s.ids, hits[i].ent)
+		s.held[hits[i].ent] = s.epoch
+		p.Grants = append(p.Grants, e.ents[hits[i].ent].tmpl)
+		g := &p.Grants[len(p.Grants)-1]
+		g.Reasons, g.ExpiresAt = reasons[start:len(reasons):len(reasons)], exp
 		if !exp.IsZero() && (p.ExpiresAt.IsZero() || exp.Before(p.ExpiresAt)) {
 			p.ExpiresAt = exp
 		}
@@ -610,10 +667,10 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 // plus the approvers of the matched rules that list it (and of matched rules
 // that grant nothing themselves, which add sign-off to whatever needs
 // approval anyway).
-func (e *Engine) approvals(s *scratch, gs []gatehouse.PlannedGrant) []gatehouse.ApprovalRequirement {
+func (e *Engine) approvals(s *scratch, gs []gatehouse.PlannedGrant, ids []int32) []gatehouse.ApprovalRequirement {
 	var out []gatehouse.ApprovalRequirement
 	var global []int32 // matched approvers-only rules
-	var direct []hit   // (entitlement, rule) for matched rules with approvers
+	direct := s.direct[:0] // (entitlement, rule) for matched rules with approvers
 	for _, ri := range s.matched {
 		r := &e.rules[ri]
 		if len(r.approvers) == 0 {
@@ -627,30 +684,55 @@ func (e *Engine) approvals(s *scratch, gs []gatehouse.PlannedGrant) []gatehouse.
 			direct = append(direct, hit{ent: g.ent, rule: ri})
 		}
 	}
+	s.direct = direct
+	n := 0
 	for _, g := range gs {
-		lvl := e.levels[g.Risk]
-		var roles []gatehouse.ApproverRole
-		var why []string
+		if len(e.levels[g.Risk].approvers) > 0 {
+			n++
+		}
+	}
+	if n > 0 || len(direct) > 0 {
+		out = make([]gatehouse.ApprovalRequirement, 0, n)
+	}
+	for gi, g := range gs {
+		lvl := &e.levels[g.Risk]
+		mine := false // does a rule add approvers for this grant?
+		for _, d := range direct {
+			if d.ent == ids[gi] {
+				mine = true
+				break
+			}
+		}
+		if len(lvl.approvers) == 0 && !mine {
+			continue
+		}
+		// The common case, policy approvers only, shares the engine's
+		// precomputed slices (capacity-limited, so an append copies).
+		roles, why := lvl.approvers[:len(lvl.approvers):len(lvl.approvers)], lvl.why[:len(lvl.why):len(lvl.why)]
+		if len(lvl.approvers) == 0 {
+			roles, why = nil, nil
+		}
+		if mine || (len(global) > 0 && len(lvl.approvers) > 0) {
+			roles = append(make([]gatehouse.ApproverRole, 0, len(roles)+4), roles...)
+			why = append(make([]string, 0, len(why)+4), why...)
+		}
 		if len(lvl.approvers) > 0 {
-			roles = append(roles, lvl.approvers...)
-			why = append(why, "policy approvals."+g.Risk.String())
 			for _, ri := range global {
 				for _, a := range e.rules[ri].approvers {
 					roles = appendRole(roles, a)
 				}
-				why = append(why, "rule "+e.rules[ri].name)
+				why = append(why, e.rules[ri].label)
 			}
 		}
-		if len(direct) > 0 {
-			id := e.entIndex[g.Ref()]
+		if mine {
 			for _, d := range direct {
-				if d.ent != id {
+				if d.ent != ids[gi] {
 					continue
 				}
 				for _, a := range e.rules[d.rule].approvers {
 					roles = appendRole(roles, a)
 				}
-				why = appendString(why, "rule "+e.rules[d.rule].name)
+				why = appendString(why, e.rules[d.rule].label)
 			}
 		}
 		if len(roles) == 0 {
@@ -752,11 +834,10 @@ func (e *Engine) Plan(in Input) (gatehouse.Plan, error) {
 	if err := e.plan(s, &in.Identity, in.Previous, in.Event, in.Now, &p); err != nil {
 		return p, err
 	}
-	cur := e.mark(s, p.Grants)
-	p.Conflicts = e.conflicts(func(id int32) bool { return cur[id] }, nil)
+	p.Conflicts = e.conflicts(func(id int32) bool { return s.held[id] == s.epoch }, nil)
 	if in.Previous == nil {
 		p.Add = p.Grants
-		p.Approvals = e.approvals(s, p.Grants)
+		p.Approvals = e.approvals(s, p.Grants, s.ids)
 		normalize(&p)
 		return p, nil
 	}
@@ -764,6 +845,7 @@ func (e *Engine) Plan(in Input) (gatehouse.Plan, error) {
 	// identity for the same event; old access
 	// is removed, never stacked.
 	var add []gatehouse.PlannedGrant
+	var addIDs []int32
 	prevGrants, err := e.previousGrants(in)
 	if err != nil {
 		return p, err
@@ -773,6 +855,7 @@ func (e *Engine) Plan(in Input) (gatehouse.Plan, error) {
 		switch {
 		case j >= len(prevGrants) || (i < len(p.Grants) && p.Grants[i].Ref().Less(prevGrants[j].Ref())):
 			add = append(add, p.Grants[i])
+			addIDs = append(addIDs, s.ids[i])
 			i++
 		case i >= len(p.Grants) || prevGrants[j].Ref().Less(p.Grants[i].Ref()):
 			p.Remove = append(p.Remove, prevGrants[j])
@@ -785,7 +868,7 @@ func (e *Engine) Plan(in Input) (gatehouse.Plan, error) {
 	}
 	p.Add = add
 	// previousGrants used its own scratch: s still holds this evaluation.
-	p.Approvals = e.approvals(s, add)
+	p.Approvals = e.approvals(s, add, addIDs)
 	for _, g := range add {
 		if g.Risk >= e.cfg.Defaults.ReviewRisk {
 			p.Review = append(p.Review, g)
@@ -805,17 +888,6 @@ func (e *Engine) previousGrants(in Input) ([]gatehouse.PlannedGrant, error) {
 		return nil, fmt.Errorf("previous identity: %w", err)
 	}
 	return old.Grants, nil
-}
-
-// mark returns a lookup of which entitlements gs holds.
-func (e *Engine) mark(s *scratch, gs []gatehouse.PlannedGrant) []bool {
-	held := make([]bool, len(e.ents))
-	for _, g := range gs {
-		if id, ok := e.entIndex[g.Ref()]; ok {
-			held[id] = true
-		}
-	}
-	return held
 }
 
 // normalize makes the always-present lists non-nil so JSON shows [] rather
@@ -912,11 +984,13 @@ func (e *Engine) ForRequest(id gatehouse.Identity, refs []gatehouse.EntitlementR
 		exp = c
 	}
 	p.ExpiresAt = exp
+	var ids []int32
 	for i := range e.ents {
 		if !req[i] || excluded[i] {
 			continue
 		}
 		ent := e.ents[i].ent
+		ids = append(ids, int32(i))
 		p.Grants = append(p.Grants, gatehouse.PlannedGrant{
 			App: ent.App, Entitlement: ent.Name, Kind: string(ent.Kind), Risk: ent.Risk, MonthlyCost: ent.MonthlyCost,
 			Reasons: []gatehouse.Reason{{Rule: string(EventRequest)}}, ExpiresAt: exp,
@@ -924,7 +998,7 @@ func (e *Engine) ForRequest(id gatehouse.Identity, refs []gatehouse.EntitlementR
 	}
 	// Rule approvers apply when a matching rule lists the requested
 	// entitlement; approvers-only rules add sign-off as for plans.
-	p.Approvals = e.approvals(s, p.Grants)
+	p.Approvals = e.approvals(s, p.Grants, ids)
 	p.Add = p.Grants
 	p.Conflicts = e.conflicts(func(i int32) bool { return (heldSet[i] || req[i]) && !excluded[i] }, func(i int32) bool { return req[i] })
 	normalize(&p)

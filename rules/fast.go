@@ -383,3 +383,97 @@ func trFunc(name string, argNode ast.Node) (val, bool) {
 	}
 	return val{}, false
 }
+
+// A guard is a condition every match of a rule needs, found at the left end
+// of its && chain: `identity.department == "Sales" && …`. Rules with guards
+// are indexed by the guarded value, so Plan skips them with one map lookup
+// per field instead of evaluating each. Only the leftmost conjunct is used:
+// expr evaluates left to right and stops at the first false, so skipping on
+// it never hides a runtime error the rule would have raised.
+type guard struct {
+	field  string // identity field, or "attr:" + attribute name
+	values []string
+}
+
+var guardFields = map[string]func(*Person) string{
+	"kind":          func(p *Person) string { return p.Kind },
+	"email":         func(p *Person) string { return p.Email },
+	"employee_id":   func(p *Person) string { return p.EmployeeID },
+	"department":    func(p *Person) string { return p.Department },
+	"team":          func(p *Person) string { return p.Team },
+	"title":         func(p *Person) string { return p.Title },
+	"location":      func(p *Person) string { return p.Location },
+	"manager_email": func(p *Person) string { return p.ManagerEmail },
+	"status":        func(p *Person) string { return p.Status },
+	"owner":         func(p *Person) string { return p.Owner },
+	"seniority":     func(p *Person) string { return p.Seniority },
+}
+
+func guardGetter(field string) func(*Person) string {
+	if k, ok := strings.CutPrefix(field, "attr:"); ok {
+		return func(p *Person) string { return p.Attributes[k] }
+	}
+	return guardFields[field]
+}
+
+func findGuard(n ast.Node) *guard {
+	for {
+		b, ok := n.(*ast.BinaryNode)
+		if !ok || (b.Operator != "&&" && b.Operator != "and") {
+			break
+		}
+		n = b.Left
+	}
+	b, ok := n.(*ast.BinaryNode)
+	if !ok {
+		return nil
+	}
+	field := guardOperand(b.Left)
+	switch b.Operator {
+	case "==":
+		if s, ok := b.Right.(*ast.StringNode); ok && field != "" {
+			return &guard{field: field, values: []string{s.Value}}
+		}
+	case "in":
+		if c, ok := b.Right.(*ast.ConstantNode); ok && field != "" {
+			if set, ok := c.Value.(map[string]struct{}); ok {
+				g := &guard{field: field}
+				for v := range set {
+					g.values = append(g.values, v)
+				}
+				return g
+			}
+		}
+	}
+	return nil
+}
+
+// guardOperand names identity.F or attr("x") / identity.attributes["x"].
+func guardOperand(n ast.Node) string {
+	switch n := n.(type) {
+	case *ast.MemberNode:
+		prop, ok := n.Property.(*ast.StringNode)
+		if !ok || n.Optional {
+			return ""
+		}
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "identity" {
+			if _, ok := guardFields[prop.Value]; ok {
+				return prop.Value
+			}
+		}
+		if m, ok := n.Node.(*ast.MemberNode); ok && !m.Optional {
+			if id, ok := m.Node.(*ast.IdentifierNode); ok && id.Value == "identity" {
+				if p, ok := m.Property.(*ast.StringNode); ok && p.Value == "attributes" {
+					return "attr:" + prop.Value
+				}
+			}
+		}
+	case *ast.CallNode:
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == "attr" && len(n.Arguments) == 1 {
+			if s, ok := n.Arguments[0].(*ast.StringNode); ok {
+				return "attr:" + s.Value
+			}
+		}
+	}
+	return ""
+}

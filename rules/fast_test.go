@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +120,27 @@ func TestRenameMatches(t *testing.T) {
 		}
 	}
 	_ = strings.TrimSpace
+}
+
+// TestGuardsDoNotChangePlans compares plans with the guard index against
+// plans evaluating every rule.
+func TestGuardsDoNotChangePlans(t *testing.T) {
+	for _, text := range []string{generated().yaml, testConfig} {
+		e := mustEngine(t, text)
+		if len(e.guards) == 0 {
+			t.Fatal("no guards found")
+		}
+		plain := mustEngine(t, text)
+		plain.guards = nil
+		for i := range plain.rules {
+			plain.rules[i].guarded = false
+		}
+		for _, id := range append(largePeople(200), person("a@example.com"), person("s@example.com", func(i *gatehouse.Identity) { i.Team = "sre" })) {
+			a, err1 := e.Plan(Input{Identity: id, Now: testNow})
+			b, err2 := plain.Plan(Input{Identity: id, Now: testNow})
+			if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(a, b) {
+				t.Fatalf("%s: guarded plan differs", id.Email)
+			}
+		}
+	}
 }
