@@ -75,7 +75,7 @@ func benchPlans(b *testing.B, e *Engine, ids []gatehouse.Identity) {
 // the machine is doing.
 func reportCPU(b *testing.B, start time.Duration) {
 	if c := cpuTime(); c > 0 {
-		b.ReportMetric(float64((c - start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		b.ReportMetric(float64((c-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
 

@@ -669,7 +669,7 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 // approval anyway).
 func (e *Engine) approvals(s *scratch, gs []gatehouse.PlannedGrant, ids []int32) []gatehouse.ApprovalRequirement {
 	var out []gatehouse.ApprovalRequirement
-	var global []int32 // matched approvers-only rules
+	var global []int32     // matched approvers-only rules
 	direct := s.direct[:0] // (entitlement, rule) for matched rules with approvers
 	for _, ri := range s.matched {
 		r := &e.rules[ri]
