@@ -658,3 +658,27 @@ func toTime(v any) time.Time {
 	}
 	return time.Time{}
 }
+
+// Check proves the base URL and credentials work without changing anything:
+// it reads the first page of list_accounts, or runs the find step (when it
+// is a GET) for an address that cannot exist.
+func (c *Connector) Check(ctx context.Context) error {
+	if st, ok := c.ops[gatehouse.CapListAccounts]; ok {
+		r, err := c.call(ctx, st, tmplData{})
+		if err != nil {
+			return fmt.Errorf("http %s: check: %w", c.name, err)
+		}
+		if _, err := c.items(st, r.env); err != nil {
+			return fmt.Errorf("http %s: check: %w", c.name, err)
+		}
+		return nil
+	}
+	if c.find != nil && c.find.method == "GET" {
+		probe := gatehouse.AccountRef{Email: "gatehouse-check@invalid.example", UserName: "gatehouse-check@invalid.example"}
+		if _, _, _, _, err := c.lookup(ctx, probe); err != nil {
+			return fmt.Errorf("http %s: check: %w", c.name, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("http %s: %w", c.name, connectors.ErrNoProbe)
+}

@@ -432,3 +432,22 @@ func TestCreateConflictFindsExisting(t *testing.T) {
 		t.Fatalf("a=%+v err=%v users=%d", a, err, len(st.users))
 	}
 }
+
+func TestCheck(t *testing.T) {
+	setEnv(t)
+	st := newFakeStore(pdTeams)
+	srv := newPagerDuty(t, st)
+	c := example(t, "pagerduty.yaml", "https://api.pagerduty.com", srv.URL, nil)
+	var _ connectors.Checker = c
+	if err := c.Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PAGERDUTY_API_KEY", "wrong")
+	bad := example(t, "pagerduty.yaml", "https://api.pagerduty.com", srv.URL, nil)
+	if err := bad.Check(context.Background()); gatehouse.Classify(err) != gatehouse.ClassPermanent {
+		t.Fatalf("Check with a bad key = %v", err)
+	}
+	if len(st.users) != 0 {
+		t.Fatal("Check changed the app")
+	}
+}

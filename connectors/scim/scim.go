@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -770,4 +771,35 @@ func (c *Connector) memberships(ctx context.Context) (map[string][]string, error
 		return nil
 	})
 	return out, err
+}
+
+// Check proves the base URL and credentials work with one single-user list
+// request, and that every configured group exists (a typo in an
+// entitlement's resource would otherwise surface only on the first grant).
+func (c *Connector) Check(ctx context.Context) error {
+	res, err := c.do(ctx, c.users, http.MethodGet, "/Users", url.Values{"startIndex": {"1"}, "count": {"1"}}, nil, nil)
+	if err != nil {
+		return fmt.Errorf("scim %s: check: %w", c.name, err)
+	}
+	if _, err := parseListResponse(res.Body); err != nil {
+		return gatehouse.Retryable(fmt.Errorf("scim %s: check: %w", c.name, err))
+	}
+	if !c.d.groups {
+		return nil
+	}
+	var missing []string
+	for res, name := range c.entByResource {
+		id, err := c.resolveGroup(ctx, gatehouse.Entitlement{Name: name, Resource: res})
+		if err != nil {
+			return fmt.Errorf("scim %s: check group %s: %w", c.name, res, err)
+		}
+		if id == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return gatehouse.Permanent(fmt.Errorf("scim %s: check: no group in the app for entitlements %s", c.name, strings.Join(missing, ", ")))
+	}
+	return nil
 }

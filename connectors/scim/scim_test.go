@@ -15,6 +15,7 @@ import (
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/connectors"
 	"github.com/gatehousehq/gatehouse/connectors/conntest"
+	"github.com/gatehousehq/gatehouse/connectors/httpx"
 	"github.com/rs/zerolog"
 )
 
@@ -579,5 +580,24 @@ func TestRegistered(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("scim is not registered")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	p := newSCIMPeer(t, false)
+	p.addGroup("Engineering")
+	c := newConn(t, p.URL+"/scim/v2", "", false)
+	var _ connectors.Checker = c
+	if err := c.Check(context.Background()); err == nil || !strings.Contains(err.Error(), "ops") || gatehouse.Classify(err) != gatehouse.ClassPermanent {
+		t.Fatalf("Check with a missing group = %v", err)
+	}
+	p.addGroup("Ops")
+	if err := newConn(t, p.URL+"/scim/v2", "", false).Check(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bad := newConn(t, p.URL+"/scim/v2", "", false)
+	bad.users, _ = httpx.New(httpx.Options{BaseURL: p.URL + "/scim/v2", Auth: httpx.Auth{Type: "bearer", Token: config.NewSecret("wrong", "literal")}})
+	if err := bad.Check(context.Background()); gatehouse.Classify(err) != gatehouse.ClassPermanent {
+		t.Fatalf("Check with a bad token = %v", err)
 	}
 }
