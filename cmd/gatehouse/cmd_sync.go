@@ -173,6 +173,11 @@ func printSyncReport(w io.Writer, r *hr.SyncReport, loc *time.Location) {
 	if total == 0 && len(r.Ambiguous) == 0 {
 		fmt.Fprintln(w, "  in sync: nothing to do")
 	}
+	for _, o := range r.Outcomes {
+		if o.Err != "" {
+			fmt.Fprintf(w, "  ! %s: %s\n", who(o.Change.Next), o.Err)
+		}
+	}
 	if r.Held {
 		fmt.Fprintln(w, "HELD: the mass-change guard held these terminations and moves; confirm or discard them in Slack")
 	}

@@ -104,4 +104,28 @@ func TestIntegrationWithLifecycle(t *testing.T) {
 	if len(rep.Joiners)+len(rep.Movers)+len(rep.Leavers) != 0 {
 		t.Fatalf("sync disagrees with webhooks: %+v", rep)
 	}
+	// A contractor without a contract end is refused by the engine; the
+	// sync reports it and still onboards the next person.
+	os.WriteFile(roster, []byte("employee_id,email,name,kind,status\n1,ada@example.com,Ada L,,pending\n7,c@example.com,Con Tractor,contractor,active\n8,g@example.com,Good Hire,,active\n"), 0o600)
+	rep, err = h.svc.Sync(context.Background(), "people", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rejected, created int
+	for _, o := range rep.Outcomes {
+		if o.Err != "" {
+			rejected++
+		}
+		for _, c := range o.Created {
+			if c {
+				created++
+			}
+		}
+	}
+	if rejected != 1 || created != 1 {
+		t.Fatalf("rejected %d created %d: %+v", rejected, created, rep.Outcomes)
+	}
+	if _, err := h.db.IdentityByEmail("c@example.com"); err == nil {
+		t.Fatal("a rejected identity was stored")
+	}
 }

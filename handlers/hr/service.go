@@ -307,6 +307,9 @@ func (s *Service) applyDelta(ctx context.Context, src source, dl Delta, delivery
 			// Webhook data only: merge what it carries.
 		case errors.Is(err, errGone) && (dl.Action == ActionDelete || dl.Action == ActionTerminate):
 			// Gone from the HR system: the delta alone decides.
+		case errors.Is(err, errGone):
+			s.log.Info().Str("source", src.name()).Str("delivery", deliveryKey).Msg("hr person no longer exists at the vendor; nothing to apply")
+			return nil
 		case err != nil:
 			return fmt.Errorf("fetch %s person: %w", src.cfg().Vendor, err)
 		default:
@@ -404,6 +407,7 @@ type Outcome struct {
 	Runs    []gatehouse.Run
 	Created []bool
 	Held    bool
+	Err     string // the engine rejected an event of this change (bad HR data)
 }
 
 // applyChanges runs the guard over the batch's leavers and movers, submits
@@ -452,6 +456,13 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 				reason = holdReason
 			}
 			run, created, err := s.sub.Submit(ctx, e, reason)
+			if errors.Is(err, ErrRejected) {
+				// Bad data for this person only: report it, keep going with
+				// the others, and do not store what the engine refused.
+				s.log.Error().Err(err).Str("source", source).Str("event", string(e.Type)).Str("identity", logKey(c.Next)).Msg("hr event rejected; fix the record in the HR system")
+				o.Err = err.Error()
+				continue
+			}
 			if err != nil {
 				return out, fmt.Errorf("submit %s for %s: %w", e.Type, logKey(c.Next), err)
 			}
@@ -465,7 +476,7 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 				s.notifyEvent(ctx, e, run)
 			}
 		}
-		if s.sub != nil && c.Store && !o.Held {
+		if s.sub != nil && c.Store && !o.Held && o.Err == "" {
 			if _, err := s.st.PutIdentity(c.Next); err != nil {
 				return out, fmt.Errorf("store identity %s: %w", logKey(c.Next), err)
 			}
