@@ -468,3 +468,15 @@ func TestRuntimeErrorNamesRule(t *testing.T) {
 		t.Errorf("with previous: %v", err)
 	}
 }
+
+func TestLint(t *testing.T) {
+	text := strings.Replace(testConfig, "rules:\n", "rules:\n  - {name: mover-only, when: 'previous.team == \"x\"', grant: [gh:read]}\n  - {name: safe-mover, when: 'previous != nil && previous.team == \"x\"', grant: [gh:read]}\n", 1)
+	e := mustEngine(t, text)
+	warns := e.Lint()
+	if len(warns) != 1 || !strings.Contains(warns[0].Error(), "rules.mover-only.when: fails for a joiner (employee, previous is nil)") || !warns[0].Warning {
+		t.Errorf("lint = %v", warns)
+	}
+	if w := mustEngine(t, testConfig).Lint(); len(w) != 0 {
+		t.Errorf("clean config linted: %v", w)
+	}
+}

@@ -35,7 +35,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "gatehouse: check: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	cfg, _, err := loadPolicy(*path)
+	cfg, eng, err := loadPolicy(*path)
 	if cfg != nil {
 		for _, w := range cfg.Warnings {
 			fmt.Fprintln(stderr, w.Error())
@@ -44,6 +44,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return 1
+	}
+	for _, w := range eng.Lint() {
+		fmt.Fprintln(stderr, w.Error())
 	}
 	fmt.Fprintf(stdout, "%s: ok\n", *path)
 	fmt.Fprint(stdout, checkSummary(cfg))

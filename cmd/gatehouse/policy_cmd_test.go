@@ -211,3 +211,25 @@ func mustAbs(t *testing.T, p string) string {
 	}
 	return a
 }
+
+func TestCheckWarnsAboutNilPrevious(t *testing.T) {
+	text := `version: 1
+admins: {it: [U0IT00001]}
+apps:
+  okta: {connector: okta, owner: it@example.com}
+profiles:
+  p: {grants: [okta]}
+rules:
+  - name: movers
+    when: 'previous.team != identity.team'
+    profiles: [p]
+`
+	path := filepath.Join(t.TempDir(), "lint.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runPolicyCmd(t, "check", "--config", path)
+	if code != 0 || !strings.Contains(errOut, "lint.yaml:9:12: warning: rules.movers.when: fails for a joiner (employee, previous is nil)") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
