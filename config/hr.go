@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -294,6 +295,11 @@ func (h *HRConfig) validate(d *decoder, n *yaml.Node, key string) {
 		}
 		if s.Vendor != VendorGeneric && s.Generic != nil {
 			bad(sk+".generic", "only a generic source takes a generic block")
+		}
+	}
+	if h.Sync.Schedule != "" {
+		if _, err := cron.ParseStandard(h.Sync.Schedule); err != nil {
+			bad("sync.schedule", "invalid cron spec %q: %v (want 5 fields like \"0 */4 * * *\" or @hourly)", h.Sync.Schedule, err)
 		}
 	}
 	for i, name := range h.Sync.Sources {

@@ -87,7 +87,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		key += "sha256:" + hex.EncodeToString(sum[:])
 	}
 	d := delivery{Source: src.name(), Key: key, ContentType: r.Header.Get("Content-Type"), ReceivedAt: now, Body: body}
-	dup, err := s.record(d)
+	dup, err := s.recordWithin(d, recordTimeout)
 	if err != nil {
 		log.Error().Err(err).Msg("hr webhook not recorded; asking the sender to retry")
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
@@ -101,6 +101,32 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.kickWorker()
 	log.Debug().Str("key", key).Int("deltas", len(p.Deltas)).Msg("hr webhook recorded")
 	writeJSON(w, http.StatusAccepted, `{"status":"accepted"}`)
+}
+
+// recordTimeout keeps the answer inside the vendors' 3-second budget.
+const recordTimeout = 2500 * time.Millisecond
+
+// recordWithin records d, giving up after timeout. A write that completes
+// after the 503 is harmless: the vendor's retry is then a duplicate (200), or
+// records a second copy whose events carry the same dedupe keys.
+func (s *Service) recordWithin(d delivery, timeout time.Duration) (bool, error) {
+	type result struct {
+		dup bool
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		dup, err := s.record(d)
+		ch <- result{dup, err}
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		return r.dup, r.err
+	case <-t.C:
+		return false, fmt.Errorf("recording took longer than %s", timeout)
+	}
 }
 
 // record writes the delivery to the inbox, then marks its key seen. The job

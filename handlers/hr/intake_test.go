@@ -227,3 +227,32 @@ func mustZone(t testing.TB, name string) *time.Location {
 	}
 	return l
 }
+
+func TestGenericExpressionErrorsAreLocated(t *testing.T) {
+	cfg := loadConfig(t, `hr:
+  sources:
+    gen:
+      vendor: generic
+      token: ${GENERIC_KEY}
+      generic:
+        auth: token
+        action: 'body.event =='
+        mapping:
+          email: body.email +* 2
+`)
+	errs := CheckConfig(cfg)
+	if len(errs) != 2 {
+		t.Fatalf("errors %v", errs)
+	}
+	got := errs.Error()
+	for _, want := range []string{"test.yaml:24:17: hr.sources.gen.generic.action:", "test.yaml:26:18: hr.sources.gen.generic.mapping.email:"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in %s", want, got)
+		}
+	}
+	db := openStore(t, t.TempDir()+"/g.db", true, nil)
+	defer db.Close()
+	if _, err := New(Options{Config: cfg, Store: db}); err == nil {
+		t.Fatal("New accepted expressions that do not compile")
+	}
+}

@@ -95,6 +95,15 @@ func TestIntegrationWithLifecycle(t *testing.T) {
 	if err := eng.Release(context.Background(), held[0].ID, "it@example.com"); err != nil {
 		t.Fatal(err)
 	}
+	// HR withdraws u2's termination: the scheduled leaver run is cancelled.
+	post(`{"delivery":"w-2","event":"updated","person":{"id":2,"email":"u2@example.com"}}`)
+	cancelled := runs(store.RunFilter{Status: []gatehouse.RunStatus{gatehouse.RunCancelled}})
+	if len(cancelled) != 1 || cancelled[0].IdentityKey != "emp:2" || cancelled[0].Event.Type != gatehouse.EventLeaver {
+		t.Fatalf("cancelled %+v", cancelled)
+	}
+	if id, _ := h.db.IdentityByEmployeeID("2"); id.Attr(AttrTerminationDate) != "" {
+		t.Fatalf("withdrawn termination still recorded: %+v", id)
+	}
 	// A sync of a roster that agrees with the webhooks changes nothing.
 	os.WriteFile(roster, []byte("employee_id,email,name,department,title,manager_email,start_date,status\n1,ada@example.com,Ada L,R&D,Eng,boss@example.com,2026-03-02,pending\n"), 0o600)
 	rep, err := h.svc.Sync(context.Background(), "people", true)

@@ -94,6 +94,9 @@ type Change struct {
 	Next     gatehouse.Identity
 	Events   []gatehouse.Event
 	Fields   []string // movers: which fields changed
+	// Withdraw lists dedupe keys of scheduled events HR took back (a
+	// cancelled termination): their runs are cancelled if not yet started.
+	Withdraw []string
 	// Store reports whether Next differs from Previous and should be written
 	// even when no event resulted (e.g. a name or time-zone correction).
 	Store bool
@@ -324,8 +327,10 @@ func (p *Planner) Plan(prev *gatehouse.Identity, r Record, now time.Time) Change
 	case st == StatusActive && prev.Status == gatehouse.StatusPending && !today.Before(next.StartDate):
 		ch.Next.Status = gatehouse.StatusActive
 	}
-	// A termination that HR withdrew: forget the date so a later one counts.
+	// A termination that HR withdrew: forget the date so a later one counts,
+	// and cancel the leaver run still waiting for it.
 	if st != StatusTerminated && prev.Attr(AttrTerminationDate) != "" && r.TerminationDate.IsZero() && !prevTerminated {
+		ch.Withdraw = append(ch.Withdraw, fmt.Sprintf("hr:leaver:%s:%s", key, prev.Attr(AttrTerminationDate)))
 		delete(ch.Next.Attributes, AttrTerminationDate)
 	}
 	if st != StatusTerminated && !prevTerminated {
@@ -350,7 +355,7 @@ func (p *Planner) Plan(prev *gatehouse.Identity, r Record, now time.Time) Change
 	for i := range ch.Events {
 		ch.Events[i].Identity = ch.Next
 	}
-	ch.Store = len(ch.Events) > 0 || !sameIdentity(*prev, ch.Next)
+	ch.Store = len(ch.Events) > 0 || len(ch.Withdraw) > 0 || !sameIdentity(*prev, ch.Next)
 	return ch
 }
 

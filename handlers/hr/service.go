@@ -375,6 +375,11 @@ func mergeRecords(full, hook Record) Record {
 }
 
 func (s *Service) ambiguous(ctx context.Context, a Ambiguity) {
+	// Tell IT once a day per ambiguity, not on every sync and retry.
+	key := "hr:ambiguous:" + a.Source + ":" + shortHash(a.EmployeeID+"|"+a.Email+"|"+strings.Join(a.Candidates, ","))
+	if seen, err := s.st.MarkSeen(key, 24*time.Hour); err == nil && seen {
+		return
+	}
 	s.log.Warn().Str("source", a.Source).Str("employee_id", a.EmployeeID).Strs("candidates", a.Candidates).
 		Str("reason", a.Reason).Msg("ambiguous hr match flagged to IT; nothing changed")
 	if err := s.notify.AmbiguousMatch(ctx, a); err != nil {
@@ -476,6 +481,9 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 				s.notifyEvent(ctx, e, run)
 			}
 		}
+		if s.sub != nil && o.Err == "" {
+			s.withdraw(ctx, source, c)
+		}
 		if s.sub != nil && c.Store && !o.Held && o.Err == "" {
 			if _, err := s.st.PutIdentity(c.Next); err != nil {
 				return out, fmt.Errorf("store identity %s: %w", logKey(c.Next), err)
@@ -498,6 +506,34 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 		}
 	}
 	return out, nil
+}
+
+// withdraw cancels the not-yet-started runs of events HR took back.
+func (s *Service) withdraw(ctx context.Context, source string, c Change) {
+	finder, ok1 := s.st.(interface {
+		RunByDedupeKey(string) (gatehouse.Run, error)
+	})
+	canceller, ok2 := s.sub.(Canceller)
+	for _, key := range c.Withdraw {
+		if !ok1 || !ok2 {
+			s.log.Warn().Str("identity", logKey(c.Next)).Msg("hr withdrew a termination; cancel its run by hand")
+			return
+		}
+		run, err := finder.RunByDedupeKey(key)
+		if err != nil {
+			continue // never submitted (or held and discarded): nothing to cancel
+		}
+		switch run.Status {
+		case gatehouse.RunScheduled, gatehouse.RunHeld, gatehouse.RunPending:
+			if err := canceller.Cancel(ctx, run.ID, "hr:"+source); err != nil {
+				s.log.Error().Err(err).Str("run", run.ID).Msg("cancel withdrawn hr termination")
+				continue
+			}
+			s.log.Info().Str("run", run.ID).Str("identity", logKey(c.Next)).Msg("hr withdrew a termination; its run was cancelled")
+		default:
+			s.log.Warn().Str("run", run.ID).Str("status", string(run.Status)).Msg("hr withdrew a termination whose run already started; IT must reverse it")
+		}
+	}
 }
 
 func (s *Service) notifyEvent(ctx context.Context, e gatehouse.Event, run gatehouse.Run) {

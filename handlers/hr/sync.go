@@ -129,12 +129,13 @@ func (s *Service) Sync(ctx context.Context, name string, dryRun bool) (*SyncRepo
 	if err != nil {
 		return nil, fmt.Errorf("hr sync %s: read roster: %w", name, err)
 	}
+	// Read the store under the lock so a webhook applied meanwhile is seen.
+	s.submitMu.Lock()
+	defer s.submitMu.Unlock()
 	var stored []gatehouse.Identity
 	if err := s.st.EachIdentity(func(id gatehouse.Identity) error { stored = append(stored, id); return nil }); err != nil {
 		return nil, fmt.Errorf("hr sync %s: %w", name, err)
 	}
-	s.submitMu.Lock()
-	defer s.submitMu.Unlock()
 	changes, ambs := Diff(s.planner(src), records, stored, s.now())
 	rep := &SyncReport{Source: name, DryRun: dryRun, Records: len(records), Ambiguous: ambs}
 	for _, c := range changes {
