@@ -13,7 +13,10 @@
 // With a state file the app's state (accounts, log, counters) is written
 // atomically and fsynced after every mutation and loaded on construction, so
 // a process killed mid-run and restarted sees the effects the first one had.
-// Two live processes must not share a state file: the last writer wins.
+// Processes sharing a state file serialise their operations with a lock
+// file (STATE.lock, flock) and reload the state when another process
+// changed it, so they see one app. The file keeps the last
+// MaxPersistedOps entries of the operation log; counters are complete.
 //
 // The simulated connector is never chosen implicitly for a real app: an app
 // uses it when its config says `connector: simulated`, or when every app is
@@ -152,8 +155,12 @@ type State struct {
 	Violations int64                    `json:"violations"`
 }
 
-// maxOps bounds the in-memory and on-disk log; counters are kept regardless.
+// maxOps bounds the in-memory log; counters are kept regardless.
 const maxOps = 200_000
+
+// MaxPersistedOps is how much of the operation log a state file keeps, so
+// that writing it after every operation stays cheap.
+const MaxPersistedOps = 200
 
 func counterKey(op, account, ent string) string { return op + "|" + account + "|" + ent }
 
@@ -206,6 +213,9 @@ type Connector struct {
 	last     time.Time
 	failNext []failure
 	failLost int
+	// lastFile identifies the state file as this process last read or
+	// wrote it; a different file means another process changed the state.
+	lastFile os.FileInfo
 }
 
 type failure struct{ class gatehouse.ErrorClass }
@@ -239,10 +249,16 @@ func Open(name string, opts Options) (*Connector, error) {
 	c.tokens = float64(c.burst())
 	c.last = c.now()
 	if opts.StateFile != "" {
+		unlock, err := lockState(opts.StateFile)
+		if err != nil {
+			return nil, fmt.Errorf("simulated %s: %w", name, err)
+		}
+		defer unlock()
 		st, err := LoadState(opts.StateFile)
 		switch {
 		case err == nil:
 			c.st = st
+			c.lastFile, _ = os.Stat(opts.StateFile)
 			return c, nil
 		case !errors.Is(err, os.ErrNotExist):
 			return nil, err
@@ -314,6 +330,7 @@ func (c *Connector) SetFailNextAfterApply(n int) {
 func (c *Connector) Accounts() []gatehouse.Account {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.syncLocked()
 	out := make([]gatehouse.Account, 0, len(c.st.Accounts))
 	for _, a := range c.sortedLocked() {
 		out = append(out, a.Account())
@@ -325,6 +342,7 @@ func (c *Connector) Accounts() []gatehouse.Account {
 func (c *Connector) Find(ref gatehouse.AccountRef) (AccountState, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.syncLocked()
 	a := c.findLocked(ref)
 	if a == nil {
 		return AccountState{}, false
@@ -336,6 +354,7 @@ func (c *Connector) Find(ref gatehouse.AccountRef) (AccountState, bool) {
 func (c *Connector) Ops() []Op {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.syncLocked()
 	return append([]Op(nil), c.st.Ops...)
 }
 
@@ -344,6 +363,7 @@ func (c *Connector) Ops() []Op {
 func (c *Connector) Effects(op, account, ent string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.syncLocked()
 	return c.st.Effects(op, account, ent)
 }
 
@@ -352,6 +372,7 @@ func (c *Connector) Effects(op, account, ent string) int {
 func (c *Connector) Calls(op, account, ent string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.syncLocked()
 	if n := c.st.Counters[counterKey(op, strings.ToLower(account), ent)]; n != nil {
 		return n.Calls
 	}
@@ -362,6 +383,7 @@ func (c *Connector) Calls(op, account, ent string) int {
 func (c *Connector) Violations() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.syncLocked()
 	return c.st.Violations
 }
 
@@ -369,6 +391,11 @@ func (c *Connector) Violations() int64 {
 func (c *Connector) Touch(ref gatehouse.AccountRef, t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	unlock, err := c.lockLocked()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	a := c.findLocked(ref)
 	if a == nil {
 		return gatehouse.NotFound(fmt.Errorf("simulated %s: account %s", c.name, refName(ref)))
@@ -381,6 +408,7 @@ func (c *Connector) Touch(ref gatehouse.AccountRef, t time.Time) error {
 func (c *Connector) Snapshot() *State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.syncLocked()
 	b, _ := json.Marshal(c.st)
 	st := &State{}
 	_ = json.Unmarshal(b, st)
@@ -569,6 +597,11 @@ func (c *Connector) apply(ctx context.Context, capability gatehouse.Capability, 
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	unlock, err := c.lockLocked()
+	if err != nil {
+		return gatehouse.Retryable(err)
+	}
+	defer unlock()
 	if err := c.takeTokenLocked(); err != nil {
 		return err
 	}
@@ -580,9 +613,9 @@ func (c *Connector) apply(ctx context.Context, capability gatehouse.Capability, 
 	if c.opts.FailureRate > 0 && c.rng.Float64() < c.opts.FailureRate {
 		return gatehouse.Retryable(fmt.Errorf("simulated %s %s: 503 service unavailable", c.name, capability))
 	}
-	op, err := f()
-	if err != nil {
-		return err
+	op, ferr := f()
+	if ferr != nil {
+		return ferr
 	}
 	if capability == gatehouse.CapListAccounts {
 		return nil // reads are not logged: the log is for effects
@@ -675,10 +708,13 @@ func (c *Connector) persistLocked() error {
 	if path == "" {
 		return nil
 	}
+	st := *c.st
+	if len(st.Ops) > MaxPersistedOps {
+		st.Ops = st.Ops[len(st.Ops)-MaxPersistedOps:]
+	}
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(c.st); err != nil {
+	// Compact: the file is rewritten after every operation.
+	if err := json.NewEncoder(&buf).Encode(&st); err != nil {
 		return fmt.Errorf("simulated %s: encode state: %w", c.name, err)
 	}
 	dir := filepath.Dir(path)
@@ -708,7 +744,55 @@ func (c *Connector) persistLocked() error {
 		_ = d.Sync() // best effort: not every filesystem syncs directories
 		d.Close()
 	}
+	c.lastFile, _ = os.Stat(path)
 	return nil
+}
+
+// lockLocked takes the cross-process lock of the state file and reloads the
+// state if another process changed it; the caller holds c.mu and must call
+// the returned unlock. Without a state file it does nothing.
+func (c *Connector) lockLocked() (func(), error) {
+	path := c.opts.StateFile
+	if path == "" {
+		return func() {}, nil
+	}
+	unlock, err := lockState(path)
+	if err != nil {
+		return nil, fmt.Errorf("simulated %s: %w", c.name, err)
+	}
+	if err := c.reloadIfChangedLocked(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+func (c *Connector) reloadIfChangedLocked() error {
+	path := c.opts.StateFile
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // removed under us: keep what we have; the next write restores it
+	}
+	if err != nil {
+		return fmt.Errorf("simulated %s: stat state: %w", c.name, err)
+	}
+	if c.lastFile != nil && os.SameFile(fi, c.lastFile) && fi.ModTime().Equal(c.lastFile.ModTime()) && fi.Size() == c.lastFile.Size() {
+		return nil
+	}
+	st, err := LoadState(path)
+	if err != nil {
+		return err
+	}
+	c.st, c.lastFile = st, fi
+	return nil
+}
+
+// syncLocked refreshes the state for readers; a failure leaves the last
+// known state, which is the best a reader can do.
+func (c *Connector) syncLocked() {
+	if unlock, err := c.lockLocked(); err == nil {
+		unlock()
+	}
 }
 
 func (c *Connector) newAccountLocked(user, email, name, employeeID string, now time.Time) *AccountState {

@@ -548,3 +548,64 @@ func TestTimestamp(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedStateFile has two connectors (as two processes would) work on
+// one state file at once: they must behave as one app.
+func TestSharedStateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.json")
+	a, b := New("sim", Options{StateFile: path}), New("sim", Options{StateFile: path})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		wg.Go(func() {
+			ref := gatehouse.AccountRef{UserName: fmt.Sprintf("u%d", i%5)}
+			if _, err := c.EnsureAccount(ctx(), ref); err != nil {
+				t.Error(err)
+			}
+			if err := c.Grant(ctx(), ref, testEnts[0]); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range []*Connector{a, b} {
+		if n := len(c.Accounts()); n != 5 {
+			t.Fatalf("%d accounts, want 5", n)
+		}
+		for i := range 5 {
+			u := fmt.Sprintf("u%d", i)
+			if c.Effects("ensure_account", u, "") != 1 || c.Effects("grant", u, "engineering") != 1 || c.Calls("grant", u, "engineering") != 4 {
+				t.Fatalf("%s: effects %d/%d calls %d", u, c.Effects("ensure_account", u, ""), c.Effects("grant", u, "engineering"), c.Calls("grant", u, "engineering"))
+			}
+		}
+	}
+}
+
+func TestPersistedLogIsCapped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes many state files")
+	}
+	path := filepath.Join(t.TempDir(), "cap.json")
+	c := New("sim", Options{StateFile: path})
+	if _, err := c.EnsureAccount(ctx(), alice); err != nil {
+		t.Fatal(err)
+	}
+	for range MaxPersistedOps + 10 {
+		if err := c.Grant(ctx(), alice, testEnts[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := LoadState(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Ops) != MaxPersistedOps || st.Counters[counterKey("grant", "alice@example.com", "engineering")].Calls != MaxPersistedOps+10 {
+		t.Fatalf("%d ops persisted; counters %+v", len(st.Ops), st.Counters)
+	}
+	if len(c.Ops()) != MaxPersistedOps+11 {
+		t.Fatalf("in-memory log has %d ops", len(c.Ops()))
+	}
+}
