@@ -3,7 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"math"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -375,6 +375,8 @@ type scratch struct {
 	sorted  []hit
 	ids     []int32 // entitlement index of each grant build produced
 	direct  []hit
+	rkeys   []uint64
+	dmark   []uint32 // per entitlement: epoch when a matched rule with approvers lists it
 	held    []uint32
 	enabled []uint32 // per rule: epoch when its guard holds
 	epoch   uint32
@@ -397,6 +399,7 @@ func (e *Engine) newScratch() *scratch {
 		count:   make([]int32, len(e.ents)+1),
 		held:    make([]uint32, len(e.ents)),
 		enabled: make([]uint32, len(e.rules)),
+		dmark:   make([]uint32, len(e.ents)),
 	}
 }
 
@@ -408,6 +411,7 @@ func (s *scratch) reset() {
 		clear(s.profSel)
 		clear(s.held)
 		clear(s.enabled)
+		clear(s.dmark)
 		s.epoch = 1
 	}
 	s.matched, s.hits, s.excl = s.matched[:0], s.hits[:0], s.excl[:0]
@@ -536,8 +540,6 @@ func (e *Engine) applyExclusions(s *scratch) {
 	}
 }
 
-var farFuture = time.Unix(math.MaxInt32*8, 0)
-
 // identityCap is when all of an identity's access ends regardless of rules:
 // a contractor's contract end (end of their end_date in their zone) capped by
 // defaults.contractor_max_access; a non-human's expiry date.
@@ -587,6 +589,10 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 		}
 	}
 	p.Grants = make([]gatehouse.PlannedGrant, 0, nEnts)
+	anyExp := false
+	for _, ri := range s.matched {
+		anyExp = anyExp || !s.ruleExp[ri].IsZero()
+	}
 	s.ids = s.ids[:0]
 	reasons := make([]gatehouse.Reason, 0, len(hits))
 	for i := 0; i < len(hits); {
@@ -602,9 +608,12 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 		for k := i; k < j; k++ {
 			direct = direct || !hits[k].implied
 		}
+		keys := s.rkeys[:0]
 		for k := i; k < j; k++ {
 			h := hits[k]
-			if t := s.ruleExp[h.rule]; t.IsZero() {
+			if !anyExp {
+				forever = true
+			} else if t := s.ruleExp[h.rule]; t.IsZero() {
 				forever = true
 			} else if t.After(exp) {
 				exp = t
@@ -612,21 +621,18 @@ func (e *Engine) build(s *scratch, p *gatehouse.Plan, idCap time.Time) {
 			if direct && h.implied {
 				continue
 			}
+			key := uint64(h.rule)<<32 | uint64(uint32(h.prof))
+			if slices.Contains(keys, key) {
+				continue
+			}
+			keys = append(keys, key)
 			r := gatehouse.Reason{Rule: e.rules[h.rule].name}
 			if h.prof >= 0 {
 				r.Profile = e.profs[h.prof].name
 			}
-			dup := false
-			for _, x := range reasons[start:] {
-				if x == r {
-					dup = true
-					break
-				}
-			}
-			if !dup {
-				reasons = append(reasons, r)
-			}
+			reasons = append(reasons, r)
 		}
+		s.rkeys = keys
 		if forever {
 			exp = time.Time{}
 		}
@@ -682,6 +688,7 @@ func (e *Engine) approvals(s *scratch, gs []gatehouse.PlannedGrant, ids []int32)
 		}
 		for _, g := range r.grants {
 			direct = append(direct, hit{ent: g.ent, rule: ri})
+			s.dmark[g.ent] = s.epoch
 		}
 	}
 	s.direct = direct
@@ -696,13 +703,7 @@ func (e *Engine) approvals(s *scratch, gs []gatehouse.PlannedGrant, ids []int32)
 	}
 	for gi, g := range gs {
 		lvl := &e.levels[g.Risk]
-		mine := false // does a rule add approvers for this grant?
-		for _, d := range direct {
-			if d.ent == ids[gi] {
-				mine = true
-				break
-			}
-		}
+		mine := s.dmark[ids[gi]] == s.epoch // does a rule add approvers for this grant?
 		if len(lvl.approvers) == 0 && !mine {
 			continue
 		}
