@@ -19,7 +19,8 @@ func fuzzBase(vendor string) *base {
 // never hang. Seeds are the vendor-shaped fixtures.
 
 func FuzzBambooHR(f *testing.F) {
-	for _, s := range []string{"bamboohr_event_updated.json", "bamboohr_event_created.json", "bamboohr_event_deleted.json", "bamboohr_field_based.json"} {
+	for _, s := range []string{"bamboohr_event_updated.json", "bamboohr_event_created.json", "bamboohr_event_deleted.json", "bamboohr_field_based.json",
+		"bamboohr_event_updated.form", "bamboohr_field_based.form"} {
 		f.Add(fixture(f, s))
 	}
 	s := &bambooHR{base: fuzzBase("bamboohr")}

@@ -300,6 +300,7 @@ func (s *Service) applyDelta(ctx context.Context, src source, dl Delta, delivery
 	}
 	rec := dl.Record
 	rec.Source = src.name()
+	fetched := false
 	if dl.FetchID != "" {
 		full, err := src.fetch(ctx, dl.FetchID)
 		switch {
@@ -315,11 +316,16 @@ func (s *Service) applyDelta(ctx context.Context, src source, dl Delta, delivery
 		default:
 			full.Source = src.name()
 			rec = mergeRecords(full, rec)
+			fetched = full.Status != StatusUnknown
 		}
 	}
 	switch dl.Action {
 	case ActionTerminate, ActionDelete:
-		if rec.Status != StatusTerminated {
+		// The vendor's current record is the better witness (Rippling's
+		// "deleted" also means "no longer provisioned to this app"; a future
+		// termination still reads active with its date): only without it
+		// does the event alone terminate.
+		if !fetched {
 			rec.Status = StatusTerminated
 		}
 	case ActionLeave:

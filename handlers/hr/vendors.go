@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +51,12 @@ type bambooEvent struct {
 
 func (s *bambooHR) parse(ct string, body []byte) (parsed, error) {
 	var e bambooEvent
-	if err := decodeJSON(body, &e); err != nil {
+	if t := strings.TrimSpace(string(body)); t != "" && t[0] != '{' {
+		var err error
+		if e, err = bambooForm(t); err != nil {
+			return parsed{}, err
+		}
+	} else if err := decodeJSON(body, &e); err != nil {
 		return parsed{}, err
 	}
 	var p parsed
@@ -98,6 +105,89 @@ func (s *bambooHR) parse(ct string, body []byte) (parsed, error) {
 		return p, malformed("bamboohr body is neither an event (type, data) nor field-based (employees[])")
 	}
 	return p, nil
+}
+
+// bambooForm reads BambooHR's form-post encoding of both payload styles:
+// type=…&data[employeeId]=…&data[changedFields][0]=… (event-based) and
+// employees[ID][changedFields][0]=…&employees[ID][Field Name]=… (field-based).
+func bambooForm(body string) (bambooEvent, error) {
+	var e bambooEvent
+	v, err := url.ParseQuery(body)
+	if err != nil {
+		return e, malformed("bamboohr form body: %v", err)
+	}
+	if typ := v.Get("type"); typ != "" {
+		e.Type, e.Timestamp = typ, v.Get("timestamp")
+		e.Data = &struct {
+			CompanyID     json.Number `json:"companyId"`
+			EmployeeID    json.Number `json:"employeeId"`
+			ChangedFields []string    `json:"changedFields"`
+		}{CompanyID: json.Number(v.Get("data[companyId]")), EmployeeID: json.Number(v.Get("data[employeeId]"))}
+		for i := 0; ; i++ {
+			f := v.Get(fmt.Sprintf("data[changedFields][%d]", i))
+			if f == "" {
+				break
+			}
+			e.Data.ChangedFields = append(e.Data.ChangedFields, f)
+		}
+		return e, nil
+	}
+	type emp struct {
+		changed map[int]string
+		fields  map[string]string
+		action  string
+	}
+	byID := map[string]*emp{}
+	var order []string
+	for key, vals := range v {
+		rest, ok := strings.CutPrefix(key, "employees[")
+		if !ok {
+			continue
+		}
+		id, rest, ok := strings.Cut(rest, "]")
+		if !ok || id == "" || !strings.HasPrefix(rest, "[") || !strings.HasSuffix(rest, "]") {
+			return e, malformed("bamboohr form key %q", key)
+		}
+		em := byID[id]
+		if em == nil {
+			em = &emp{changed: map[int]string{}, fields: map[string]string{}}
+			byID[id] = em
+			order = append(order, id)
+		}
+		inner := rest[1 : len(rest)-1]
+		switch {
+		case strings.HasPrefix(inner, "changedFields]["):
+			n, err := strconv.Atoi(strings.TrimPrefix(inner, "changedFields]["))
+			if err != nil || n < 0 || n > 1000 {
+				return e, malformed("bamboohr form key %q", key)
+			}
+			em.changed[n] = vals[0]
+		case inner == "action":
+			em.action = vals[0]
+		default:
+			em.fields[inner] = vals[0]
+		}
+	}
+	sort.Strings(order)
+	for _, id := range order {
+		em := byID[id]
+		raw, err := json.Marshal(em.fields)
+		if err != nil {
+			return e, malformed("bamboohr form fields: %v", err)
+		}
+		var changed []string
+		for i := 0; i < len(em.changed); i++ {
+			changed = append(changed, em.changed[i])
+		}
+		e.Employees = append(e.Employees, struct {
+			Action        string          `json:"action"`
+			ChangedFields []string        `json:"changedFields"`
+			Fields        json.RawMessage `json:"fields"`
+			ID            json.Number     `json:"id"`
+			Timestamp     string          `json:"timestamp"`
+		}{Action: em.action, ChangedFields: changed, Fields: raw, ID: json.Number(id)})
+	}
+	return e, nil
 }
 
 // employeeIDFromVendorID: the webhook names people by BambooHR's id, which is

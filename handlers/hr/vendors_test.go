@@ -254,3 +254,19 @@ func TestWorkdayAndRipplingParsers(t *testing.T) {
 }
 
 var configSource = configHRSource()
+
+func TestBambooHRFormPost(t *testing.T) {
+	s := &bambooHR{base: fuzzBase("bamboohr")}
+	p, err := s.parse("application/x-www-form-urlencoded", fixture(t, "bamboohr_event_updated.form"))
+	if err != nil || len(p.Deltas) != 1 || p.Deltas[0].Record.VendorID != "67890" || p.Deltas[0].Changed[0] != "firstName" {
+		t.Fatalf("event form: %+v %v", p, err)
+	}
+	p, err = s.parse("application/x-www-form-urlencoded", fixture(t, "bamboohr_field_based.form"))
+	if err != nil || len(p.Deltas) != 1 {
+		t.Fatalf("field form: %+v %v", p, err)
+	}
+	r := p.Deltas[0].Record
+	if r.VendorID != "12345" || r.Email != "robert@example.com" || len(p.Deltas[0].Changed) != 2 || p.Deltas[0].Changed[1] != "First Name" {
+		t.Fatalf("field form record %+v %v", r, p.Deltas[0].Changed)
+	}
+}
