@@ -197,17 +197,48 @@ func (c *Connector) find(ctx context.Context, ref gatehouse.AccountRef) (*goldap
 		return nil, gatehouse.Permanent(fmt.Errorf("ldap %s: account reference has no id, user name or email", c.name))
 	}
 	filter := "(&" + c.userClassFilter() + "(|" + strings.Join(alts, "") + "))"
-	entries, err := c.search(ctx, c.s.BaseDN, goldap.ScopeWholeSubtree, filter, c.userAttrs(), 2)
+	entries, err := c.search(ctx, c.s.BaseDN, goldap.ScopeWholeSubtree, filter, c.userAttrs(), 3)
 	if err != nil {
 		return nil, err
+	}
+	// The email is the stronger key: with jane@a.com and jane@b.com both
+	// deriving uid "jane", the entry with the right mail is the person's.
+	if ref.Email != "" && len(entries) > 1 {
+		var byMail []*goldap.Entry
+		for _, e := range entries {
+			if strings.EqualFold(e.GetEqualFoldAttributeValue(c.m.mailAttr), ref.Email) {
+				byMail = append(byMail, e)
+			}
+		}
+		if len(byMail) == 1 {
+			return byMail[0], nil
+		}
 	}
 	switch len(entries) {
 	case 0:
 		return nil, nil
 	case 1:
+		if err := c.samePerson(entries[0], ref); err != nil {
+			return nil, err
+		}
 		return entries[0], nil
 	}
 	return nil, gatehouse.Permanent(fmt.Errorf("ldap %s: %d entries match %s (%s and %s); refusing to guess", c.name, len(entries), filter, entries[0].DN, entries[1].DN))
+}
+
+// samePerson refuses an entry found by uid that belongs to someone else:
+// a different mail, and no matching employee number to prove a renamed
+// address. Taking it would hand one person's account to another.
+func (c *Connector) samePerson(e *goldap.Entry, ref gatehouse.AccountRef) error {
+	mail := e.GetEqualFoldAttributeValue(c.m.mailAttr)
+	if ref.Email == "" || mail == "" || strings.EqualFold(mail, ref.Email) {
+		return nil
+	}
+	if emp := e.GetEqualFoldAttributeValue(c.m.employeeAttr); ref.EmployeeID != "" && emp == ref.EmployeeID {
+		return nil
+	}
+	return gatehouse.Permanent(fmt.Errorf("ldap %s: %s is taken by %s, not %s; give this person a distinct %s (uid_from, or create the entry by hand)",
+		c.name, e.DN, mail, ref.Email, c.s.UserRDNAttr))
 }
 
 func (c *Connector) findByID(ctx context.Context, id string) (*goldap.Entry, error) {

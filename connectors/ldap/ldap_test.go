@@ -512,3 +512,29 @@ func TestFactorySettings(t *testing.T) {
 		})
 	}
 }
+
+func TestUIDCollisionIsRefused(t *testing.T) {
+	srv := needSlapd(t)
+	c := newTest(t, baseSettings(srv), groupEnts)
+	ctx := context.Background()
+	n := uniq.Add(1)
+	jane := gatehouse.AccountRef{Email: fmt.Sprintf("jane%d@a.example", n), Name: "Jane A", EmployeeID: fmt.Sprintf("A%d", n)}
+	other := gatehouse.AccountRef{Email: fmt.Sprintf("jane%d@b.example", n), Name: "Jane B", EmployeeID: fmt.Sprintf("B%d", n)}
+	a, err := c.EnsureAccount(ctx, jane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same uid, different person: never hand Jane A's account to Jane B,
+	// and never touch it on her behalf.
+	if _, err := c.EnsureAccount(ctx, other); gatehouse.Classify(err) != gatehouse.ClassPermanent || !strings.Contains(err.Error(), "is taken by") {
+		t.Fatalf("ensure for another person with the same uid: %v", err)
+	}
+	if err := c.Disable(ctx, other); gatehouse.Classify(err) != gatehouse.ClassPermanent {
+		t.Fatalf("disable for another person with the same uid: %v", err)
+	}
+	// A changed address with the same employee number is the same person.
+	b, err := c.EnsureAccount(ctx, gatehouse.AccountRef{Email: fmt.Sprintf("jane%d@c.example", n), EmployeeID: jane.EmployeeID})
+	if err != nil || b.ID != a.ID {
+		t.Fatalf("renamed address, same employee number: %v %+v", err, b)
+	}
+}
