@@ -78,6 +78,8 @@ func checkSummary(cfg *config.Config) string {
 			sod += ")"
 		}
 	}
-	return fmt.Sprintf("  %d apps, %d entitlements\n  %d profiles, %d add-ons\n  %d rules\n  %s\n",
-		len(cfg.Apps), ents, len(cfg.Profiles), len(cfg.AddOns), len(cfg.Rules), sod)
+	return fmt.Sprintf("  %d %s, %d %s\n  %d %s, %d %s\n  %d %s\n  %s\n",
+		len(cfg.Apps), plural(len(cfg.Apps), "app", "apps"), ents, plural(ents, "entitlement", "entitlements"),
+		len(cfg.Profiles), plural(len(cfg.Profiles), "profile", "profiles"), len(cfg.AddOns), plural(len(cfg.AddOns), "add-on", "add-ons"),
+		len(cfg.Rules), plural(len(cfg.Rules), "rule", "rules"), sod)
 }
