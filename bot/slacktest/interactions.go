@@ -135,13 +135,15 @@ func (s *Server) SendBlockAction(a BlockAction) (*Delivery, error) {
 		if !ok {
 			return nil, fmt.Errorf("slacktest: unknown channel %s", a.Channel)
 		}
-		m := s.findMsgLocked(chID, a.MessageTS)
+		m := s.findAnyMsgLocked(chID, a.MessageTS)
 		if m == nil || m.Deleted {
 			return nil, fmt.Errorf("slacktest: no message %s in %s", a.MessageTS, chID)
 		}
-		payload["container"] = obj{"type": "message", "message_ts": m.TS, "channel_id": c.ID, "is_ephemeral": false}
+		payload["container"] = obj{"type": "message", "message_ts": m.TS, "channel_id": c.ID, "is_ephemeral": m.Ephemeral}
 		payload["channel"] = obj{"id": c.ID, "name": c.Name}
-		payload["message"] = s.msgJSON(m)
+		if !m.Ephemeral { // Slack does not echo ephemeral messages back
+			payload["message"] = s.msgJSON(m)
+		}
 		d.TriggerID = s.issueTriggerLocked(a.UserID, "", c.ID)
 		d.ResponseURL = s.newResponseURLLocked(a.UserID, c.ID, m.TS)
 		payload["response_url"] = d.ResponseURL
@@ -371,7 +373,7 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t.uses++
-	orig := s.findMsgLocked(t.channel, t.messageTS)
+	orig := s.findAnyMsgLocked(t.channel, t.messageTS)
 	switch {
 	case req.DeleteOriginal && orig != nil:
 		orig.Deleted = true

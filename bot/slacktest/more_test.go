@@ -31,12 +31,12 @@ func TestShortcutEventAndSlashResponseURL(t *testing.T) {
 			}
 		case socketmode.EventTypeEventsAPI:
 			ev := evt.Data.(slackevents.EventsAPIEvent)
-			_ = b.sm.Ack(*evt.Request)
 			if e, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok {
 				mu.Lock()
 				homeOpened = append(homeOpened, e.User)
 				mu.Unlock()
 			}
+			_ = b.sm.Ack(*evt.Request) // record first, then ack
 		case socketmode.EventTypeSlashCommand:
 			cmd := evt.Data.(slack.SlashCommand)
 			_ = b.sm.Ack(*evt.Request) // ack empty, answer later through response_url
@@ -72,10 +72,11 @@ func TestShortcutEventAndSlashResponseURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	mu.Lock()
-	if len(homeOpened) != 1 || homeOpened[0] != "U2" {
-		t.Fatalf("app_home_opened users = %v", homeOpened)
-	}
+	got := append([]string(nil), homeOpened...)
 	mu.Unlock()
+	if len(got) != 1 || got[0] != "U2" {
+		t.Fatalf("app_home_opened users = %v", got)
+	}
 	var env map[string]any
 	_ = json.Unmarshal(ed.Payload, &env)
 	if env["type"] != "event_callback" || env["event_id"] != ed.EventID || env["event_time"] == nil {

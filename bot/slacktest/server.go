@@ -38,6 +38,11 @@ type Channel struct {
 	Name      string
 	IsPrivate bool
 	Members   []string
+	// NotMember makes chat.postMessage fail with not_in_channel, as for a
+	// channel the bot was never invited to.
+	NotMember bool
+	// Archived makes chat.postMessage fail with is_archived.
+	Archived bool
 }
 
 // UserGroup is a Slack user group (subteam) served by usergroups.users.list.
@@ -545,6 +550,19 @@ func (s *Server) Ephemerals(user string) []Message {
 func (s *Server) findMsgLocked(channel, ts string) *Message {
 	for _, m := range s.msgs[channel] {
 		if m.TS == ts {
+			return m
+		}
+	}
+	return nil
+}
+
+// findAnyMsgLocked also finds ephemeral messages, which buttons can sit on.
+func (s *Server) findAnyMsgLocked(channel, ts string) *Message {
+	if m := s.findMsgLocked(channel, ts); m != nil {
+		return m
+	}
+	for _, m := range s.ephemerals {
+		if m.Channel == channel && m.TS == ts {
 			return m
 		}
 	}

@@ -715,15 +715,16 @@ func TestEventsRedelivery(t *testing.T) {
 	eventually(t, "redelivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(seen) >= 2 })
 	time.Sleep(300 * time.Millisecond) // acked: no third delivery
 	mu.Lock()
-	if len(seen) != 2 || seen[1].RetryAttempt != 1 || seen[1].RetryReason != "timeout" || seen[1].EnvelopeID == seen[0].EnvelopeID {
-		t.Fatalf("deliveries = %+v", seen)
+	got := append([]socketmode.Request(nil), seen...)
+	mu.Unlock() // never t.Fatal holding mu: the bot's handler would block its cleanup
+	if len(got) != 2 || got[1].RetryAttempt != 1 || got[1].RetryReason != "timeout" || got[1].EnvelopeID == got[0].EnvelopeID {
+		t.Fatalf("deliveries = %+v", got)
 	}
 	var p1, p2 struct {
 		EventID string `json:"event_id"`
 	}
-	_ = json.Unmarshal(seen[0].Payload, &p1)
-	_ = json.Unmarshal(seen[1].Payload, &p2)
-	mu.Unlock()
+	_ = json.Unmarshal(got[0].Payload, &p1)
+	_ = json.Unmarshal(got[1].Payload, &p2)
 	if p1.EventID == "" || p1.EventID != p2.EventID || p1.EventID != d.EventID {
 		t.Fatalf("event ids %q %q", p1.EventID, p2.EventID)
 	}

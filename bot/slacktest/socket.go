@@ -66,8 +66,25 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.connSeq++
 	c.id = s.connSeq
+	n := len(s.conns) + 1
+	// hello must be the first frame: write it before the connection is
+	// visible to Send*/Disconnect, which would otherwise race it.
+	hello := obj{
+		"type":            "hello",
+		"num_connections": n,
+		"debug_info": obj{
+			"host":                        fmt.Sprintf("applink-slacktest-%d", c.id),
+			"build_number":                1,
+			"approximate_connection_time": 18060,
+		},
+		"connection_info": obj{"app_id": s.cfg.AppID},
+	}
+	if err := c.writeJSON(hello); err != nil {
+		s.mu.Unlock()
+		_ = ws.Close()
+		return
+	}
 	s.conns[c.id] = c
-	n := len(s.conns)
 	s.connEvents = append(s.connEvents, ConnEvent{ConnID: c.id, Kind: "connected", Time: time.Now()})
 	s.wg.Add(1) // the pinger; this handler is tracked by s.track
 	s.notifyLocked()
@@ -86,19 +103,6 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		s.logf("socket: connection %d closed", c.id)
 	}()
 
-	hello := obj{
-		"type":            "hello",
-		"num_connections": n,
-		"debug_info": obj{
-			"host":                        fmt.Sprintf("applink-slacktest-%d", c.id),
-			"build_number":                1,
-			"approximate_connection_time": 18060,
-		},
-		"connection_info": obj{"app_id": s.cfg.AppID},
-	}
-	if err := c.writeJSON(hello); err != nil {
-		return
-	}
 	// The default ping handler answers client pings with pongs.
 	for {
 		_, data, err := ws.ReadMessage()

@@ -273,7 +273,8 @@ func (s *Server) channelJSON(c *Channel) obj {
 	isIM := strings.HasPrefix(c.ID, "D")
 	o := obj{
 		"id": c.ID, "name": c.Name, "is_channel": !isIM && !c.IsPrivate, "is_group": c.IsPrivate,
-		"is_im": isIM, "is_private": c.IsPrivate || isIM, "is_member": true, "created": 1700000000,
+		"is_im": isIM, "is_private": c.IsPrivate || isIM, "is_member": !c.NotMember, "is_archived": c.Archived,
+		"created": 1700000000,
 	}
 	if isIM {
 		o["user"] = strings.TrimPrefix(c.ID, "D")
@@ -325,6 +326,12 @@ func (s *Server) chatPostMessage(a map[string]string) (obj, *apiError) {
 	c, ok := s.channelLocked(chID)
 	if !ok {
 		return nil, fail("channel_not_found")
+	}
+	switch {
+	case c.Archived:
+		return nil, fail("is_archived")
+	case c.NotMember:
+		return nil, fail("not_in_channel")
 	}
 	blocks, aerr := checkContent(a["text"], a["blocks"], a["attachments"] == "")
 	if aerr != nil {
