@@ -35,6 +35,7 @@ type delivery struct {
 	Body        []byte    `json:"body"`
 	Attempts    int       `json:"attempts,omitempty"`
 	LastError   string    `json:"last_error,omitempty"`
+	ttl         time.Duration
 }
 
 // ServeHTTP verifies, records and acknowledges one webhook delivery. The
@@ -79,14 +80,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, log, unauthorized("delivery dated %s is older than dedupe_ttl %s: replay refused", p.OccurredAt.UTC().Format(time.RFC3339), s.hr.DedupeTTL))
 		return
 	}
-	key := src.name() + ":"
-	if p.DeliveryID != "" {
-		key += "id:" + p.DeliveryID
-	} else {
-		sum := sha256.Sum256(body)
-		key += "sha256:" + hex.EncodeToString(sum[:])
-	}
-	d := delivery{Source: src.name(), Key: key, ContentType: r.Header.Get("Content-Type"), ReceivedAt: now, Body: body}
+	key, ttl := dedupeKey(src, p, r.Header, body, s.hr.DedupeTTL)
+	d := delivery{Source: src.name(), Key: key, ContentType: r.Header.Get("Content-Type"), ReceivedAt: now, Body: body, ttl: ttl}
 	dup, err := s.recordWithin(d, recordTimeout)
 	if err != nil {
 		log.Error().Err(err).Msg("hr webhook not recorded; asking the sender to retry")
@@ -129,6 +124,35 @@ func (s *Service) recordWithin(d delivery, timeout time.Duration) (bool, error) 
 	}
 }
 
+// shortDedupeTTL is how long an undated, id-less body is remembered: long
+// enough to absorb a sender's immediate retries, short enough that the same
+// body sent again later as a genuinely new event (A→B→A) is not swallowed.
+// Processing is idempotent by state anyway; this only saves work.
+const shortDedupeTTL = 10 * time.Minute
+
+// dedupeKey names a delivery for deduplication: the vendor's delivery id;
+// else a hash of a body the vendor dated (unique per event); else a hash of
+// the body and its signed timestamp; else a hash of the body, remembered
+// briefly.
+func dedupeKey(src source, p parsed, h http.Header, body []byte, ttl time.Duration) (string, time.Duration) {
+	prefix := src.name() + ":"
+	if p.DeliveryID != "" {
+		return prefix + "id:" + p.DeliveryID, ttl
+	}
+	sum := sha256.New()
+	sum.Write(body)
+	if g, ok := src.(*generic); ok && g.g.TimestampHeader != "" {
+		sum.Write([]byte{0})
+		sum.Write([]byte(h.Get(g.g.TimestampHeader)))
+		return prefix + "sha256:" + hex.EncodeToString(sum.Sum(nil)), ttl
+	}
+	key := prefix + "sha256:" + hex.EncodeToString(sum.Sum(nil))
+	if p.OccurredAt.IsZero() {
+		return key, min(ttl, shortDedupeTTL)
+	}
+	return key, ttl
+}
+
 // record writes the delivery to the inbox, then marks its key seen. The job
 // comes first: a crash between the two leaves a job and no mark, so the
 // vendor's retry is recorded again and processed twice, which the events'
@@ -143,7 +167,11 @@ func (s *Service) record(d delivery) (dup bool, err error) {
 	if err := s.st.ScheduleJob(store.Job{ID: id, Kind: JobDelivery, At: d.ReceivedAt, Payload: raw}); err != nil {
 		return false, fmt.Errorf("record delivery: %w", err)
 	}
-	seen, err := s.st.MarkSeen("hr:"+d.Key, s.hr.DedupeTTL)
+	ttl := d.ttl
+	if ttl <= 0 {
+		ttl = s.hr.DedupeTTL
+	}
+	seen, err := s.st.MarkSeen("hr:"+d.Key, ttl)
 	if err != nil {
 		// The job is recorded: processing it is safe (dedupe keys), so
 		// accept rather than make the vendor retry into a duplicate.

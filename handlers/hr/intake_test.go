@@ -256,3 +256,21 @@ func TestGenericExpressionErrorsAreLocated(t *testing.T) {
 		t.Fatal("New accepted expressions that do not compile")
 	}
 }
+
+// Rippling bodies carry no date or id: the same body later is a new event
+// (updated again), not a replay; an immediate resend is a duplicate.
+func TestUndatedBodiesAreRememberedBriefly(t *testing.T) {
+	h := newHarness(t, webhookConfig)
+	body := fixture(t, "rippling_employee_updated.form")
+	hdr := map[string]string{"Authorization": "Bearer rippling-token", "Content-Type": "application/x-www-form-urlencoded"}
+	if got := h.post(t, "/hr/rippling", body, hdr); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	if got := h.post(t, "/hr/rippling", body, hdr); got != http.StatusOK {
+		t.Fatalf("immediate resend: %d, want 200 duplicate", got)
+	}
+	h.clock.Add(11 * time.Minute)
+	if got := h.post(t, "/hr/rippling", body, hdr); got != http.StatusAccepted {
+		t.Fatalf("same body later: %d, want 202", got)
+	}
+}
