@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,6 +118,7 @@ func Run(t *testing.T, h Harness) {
 		{"DeleteMissingAccount", caps1(gatehouse.CapDelete), testDeleteMissing},
 		{"RevokeSessions", caps1(gatehouse.CapEnsureAccount, gatehouse.CapRevokeSessions), testRevokeSessions},
 		{"TransferOwnership", caps1(gatehouse.CapEnsureAccount, gatehouse.CapTransferOwnership), testTransfer},
+		{"ConcurrentAccounts", caps1(gatehouse.CapEnsureAccount), testConcurrent},
 		{"ContextCancelled", nil, testCancelled},
 	}
 	for _, tc := range tests {
@@ -177,7 +179,7 @@ func (s *suite) do(t *testing.T, op string, f func(ctx context.Context) error) e
 	err := f(ctx)
 	for i := 0; i < 3 && err != nil && gatehouse.Classify(err) == gatehouse.ClassPending; i++ {
 		if s.h.CompletePending == nil {
-			t.Fatalf("%s returned pending (%v) and Harness.CompletePending is nil", op, err)
+			return fmt.Errorf("%s returned pending and Harness.CompletePending is nil: %w", op, err)
 		}
 		s.h.CompletePending(t, err)
 		err = f(ctx)
@@ -467,6 +469,51 @@ func testTransfer(t *testing.T, s *suite, c gatehouse.Connector) {
 	from, to := s.created(t, c), s.created(t, c)
 	for i := range 2 {
 		s.mustOK(t, fmt.Sprintf("TransferOwnership #%d", i+1), s.do(t, "transfer", func(ctx context.Context) error { return c.TransferOwnership(ctx, from, to) }))
+	}
+}
+
+// testConcurrent runs operations on distinct accounts at once, as the
+// executor's workers do; run with -race it also finds data races.
+func testConcurrent(t *testing.T, s *suite, c gatehouse.Connector) {
+	const n = 4
+	refs := make([]gatehouse.AccountRef, n)
+	for i := range refs {
+		refs[i] = s.ref(t)
+	}
+	canGrant := c.Capabilities().Has(gatehouse.CapGrant)
+	errs := make(chan error, 2*n)
+	var wg sync.WaitGroup
+	for _, ref := range refs {
+		wg.Go(func() {
+			var acct gatehouse.Account
+			if err := s.do(t, "ensure", func(ctx context.Context) (err error) {
+				acct, err = c.EnsureAccount(ctx, ref)
+				return err
+			}); err != nil {
+				errs <- fmt.Errorf("EnsureAccount(%s): %w", ref.Email, err)
+				return
+			}
+			if canGrant {
+				ref.AccountID = acct.ID
+				if err := s.do(t, "grant", func(ctx context.Context) error { return c.Grant(ctx, ref, s.h.Entitlements[0]) }); err != nil {
+					errs <- fmt.Errorf("Grant(%s): %w", ref.Email, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent: %v (class %s)", err, gatehouse.Classify(err))
+	}
+	for _, ref := range refs {
+		if exists, _, ents, ok := s.state(t, c, ref); ok {
+			if !exists {
+				t.Errorf("concurrent: account %s missing", ref.Email)
+			} else if canGrant && holds(ents, s.h.Entitlements[0]) != 1 {
+				t.Errorf("concurrent: account %s holds %v", ref.Email, ents)
+			}
+		}
 	}
 }
 
