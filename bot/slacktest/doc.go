@@ -13,12 +13,15 @@
 // user stories through it:
 //
 //	srv := slacktest.New(t, slacktest.Config{Users: []slacktest.User{{ID: "U1", Name: "ana"}}})
-//	api := slack.New(srv.BotToken(), slack.OptionAppLevelToken(srv.AppToken()), slack.OptionAPIURL(srv.APIURL()))
+//	api := srv.NewClient() // = slack.New(bot token, OptionAppLevelToken(app token), OptionAPIURL(srv.APIURL()))
 //	sm := socketmode.New(api)
 //	go sm.RunContext(ctx)
 //	srv.WaitConnected(ctx)
 //	d, _ := srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", UserID: "U1", ChannelID: "C1"})
-//	ack, _ := srv.AckFor(ctx, d.EnvelopeID)
+//	ack, _ := d.Wait(ctx) // ack.Payload, ack.Latency, ack.Late
+//	card, _ := srv.WaitForMessage(ctx, "C1", nil)
+//
+// The package example (example_test.go) runs a whole story.
 //
 // What it serves:
 //   - the Web API under APIURL() (form or JSON bodies, Bearer or token field),

@@ -147,6 +147,7 @@ type Delivery struct {
 	Sent         time.Time
 
 	srv      *Server
+	seq      int // send order
 	envelope obj
 	acked    bool
 	ack      Ack
@@ -372,7 +373,7 @@ func (s *Server) Deliveries() []Delivery {
 	for _, d := range s.deliveries {
 		out = append(out, *d)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Sent.Before(out[j].Sent) })
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out
 }
 
@@ -410,6 +411,7 @@ func (s *Server) sendLocked(typ string, payload obj, d *Delivery) (*Delivery, er
 	d.Type = typ
 	d.Payload = raw
 	d.srv = s
+	d.seq = s.seq
 	d.ConnID = c.id
 	env := obj{
 		"envelope_id": d.EnvelopeID,
