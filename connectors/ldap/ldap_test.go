@@ -538,3 +538,66 @@ func TestUIDCollisionIsRefused(t *testing.T) {
 		t.Fatalf("renamed address, same employee number: %v %+v", err, b)
 	}
 }
+
+// TestPPolicyLockAndLastBind disables by pwdAccountLockedTime (ppolicy):
+// a locked account cannot bind, an enabled one can, and the bind sets
+// authTimestamp (lastbind), which ListAccounts reports as last activity.
+// It talks ldaps:// to cover that transport too.
+func TestPPolicyLockAndLastBind(t *testing.T) {
+	srv := needSlapd(t)
+	s := baseSettings(srv)
+	s.URL, s.CAFile = srv.LDAPSURL, srv.CAFile
+	s.DisableAttribute = "pwdAccountLockedTime"
+	s.IDAttribute = "dn"
+	c := newTest(t, s, groupEnts)
+	ctx := context.Background()
+	ref := person("lock")
+	a, err := c.EnsureAccount(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := admin(t, srv)
+	set := goldap.NewModifyRequest(a.ID, nil)
+	set.Replace("userPassword", []string{"user-pw"})
+	if err := l.Modify(set); err != nil {
+		t.Fatal(err)
+	}
+	bind := func() error {
+		ul, err := goldap.DialURL(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ul.Close()
+		return ul.Bind(a.ID, "user-pw")
+	}
+	if err := bind(); err != nil {
+		t.Fatalf("bind before disable: %v", err)
+	}
+	for range 2 {
+		if err := c.Disable(ctx, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bind(); err == nil {
+		t.Fatal("a locked account could still bind")
+	}
+	accts, err := c.ListAccounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got gatehouse.Account
+	for _, x := range accts {
+		if x.ID == a.ID {
+			got = x
+		}
+	}
+	if got.Active || got.LastActivity.IsZero() || time.Since(got.LastActivity) > time.Hour {
+		t.Fatalf("locked account listed as %+v; want inactive with the bind's authTimestamp", got)
+	}
+	if err := c.Enable(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := bind(); err != nil {
+		t.Fatalf("bind after enable: %v", err)
+	}
+}

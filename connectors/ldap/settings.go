@@ -17,7 +17,8 @@ const (
 	// DisableAttribute adds disable_value to disable_attribute (default
 	// employeeType: disabled); enabling removes that value again. With
 	// disable_attribute pwdAccountLockedTime (ppolicy overlay) the default
-	// value is 000001010000Z, a permanent lock that also refuses binds.
+	// value is 000001010000Z, a permanent lock that refuses binds (OpenLDAP
+	// enforces it only where the password policy has pwdLockout: TRUE).
 	DisableAttribute = "attribute"
 	// DisableMove moves the entry under disabled_dn (modrdn, same RDN) and
 	// back. Group members are DNs, so the server should run the refint

@@ -1,7 +1,9 @@
 // Package ldaptest runs a real, unprivileged OpenLDAP slapd for tests: a
 // temp dir with its own cn=config (back_mdb, memberof, refint with
-// olcRefintNothing; core, cosine, nis and inetorgperson schemas from
-// /etc/ldap/schema), a self-signed certificate for StartTLS, seed entries
+// olcRefintNothing, ppolicy with a default policy so pwdAccountLockedTime
+// locks accounts, lastbind so binds set authTimestamp; core, cosine, nis
+// and inetorgperson schemas from /etc/ldap/schema), a self-signed
+// certificate for StartTLS and an ldaps:// listener, seed entries
 // (see BaseLDIF), a free loopback port, and a kill by pid when done.
 //
 // Need skips the test when slapd is not installed, unless the CI
@@ -41,8 +43,9 @@ const (
 
 // Server is a running slapd.
 type Server struct {
-	URL    string // ldap://127.0.0.1:PORT
-	CAFile string // PEM certificate of the server, for StartTLS
+	URL      string // ldap://127.0.0.1:PORT (StartTLS available)
+	LDAPSURL string // ldaps://127.0.0.1:PORT2
+	CAFile   string // PEM certificate of the server (self-signed, for 127.0.0.1)
 	dir    string
 	cmd    *exec.Cmd
 	exited chan struct{}
@@ -133,12 +136,17 @@ func Start() (*Server, error) {
 		return nil, err
 	}
 	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
+	port2, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", port2)
 	logf, err := os.Create(filepath.Join(dir, "slapd.log"))
 	if err != nil {
 		return nil, err
 	}
 	// -d keeps slapd in the foreground so its pid is ours to kill.
-	s.cmd = exec.Command(slapdBin("slapd"), "-F", cfg, "-h", s.URL+"/", "-d", "0")
+	s.cmd = exec.Command(slapdBin("slapd"), "-F", cfg, "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "0")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
@@ -234,6 +242,8 @@ olcModulePath: /usr/lib/ldap
 olcModuleLoad: back_mdb
 olcModuleLoad: memberof
 olcModuleLoad: refint
+olcModuleLoad: ppolicy
+olcModuleLoad: lastbind
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -282,6 +292,17 @@ objectClass: olcRefintConfig
 olcOverlay: {1}refint
 olcRefintAttribute: member
 olcRefintNothing: cn=nobody,%[2]s
+
+dn: olcOverlay={2}ppolicy,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcPPolicyConfig
+olcOverlay: {2}ppolicy
+olcPPolicyDefault: cn=default,ou=policies,%[2]s
+
+dn: olcOverlay={3}lastbind,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcLastBindConfig
+olcOverlay: {3}lastbind
 `, dir, Base, AdminDN, AdminPassword, ReaderDN)
 	return b.String()
 }
@@ -342,6 +363,17 @@ dn: cn=admins,ou=posix,dc=example,dc=com
 objectClass: posixGroup
 cn: admins
 gidNumber: 5001
+
+dn: ou=policies,dc=example,dc=com
+objectClass: organizationalUnit
+ou: policies
+
+dn: cn=default,ou=policies,dc=example,dc=com
+objectClass: device
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+pwdLockout: TRUE
 
 dn: ou=legacy,dc=example,dc=com
 objectClass: organizationalUnit
