@@ -46,9 +46,9 @@ type Server struct {
 	URL      string // ldap://127.0.0.1:PORT (StartTLS available)
 	LDAPSURL string // ldaps://127.0.0.1:PORT2
 	CAFile   string // PEM certificate of the server (self-signed, for 127.0.0.1)
-	dir    string
-	cmd    *exec.Cmd
-	exited chan struct{}
+	dir      string
+	cmd      *exec.Cmd
+	exited   chan struct{}
 }
 
 // Available reports whether slapd is installed.
