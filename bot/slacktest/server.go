@@ -80,7 +80,8 @@ type Config struct {
 	// RateLimits are off by default so ordinary tests never see a 429; see
 	// SlackRateLimits for Slack's documented values.
 	RateLimits RateLimits
-	// Logf receives one line per API call and socket event; default tb.Logf.
+	// Logf receives one line per API call and socket event; default tb.Logf
+	// (shown on failure or with -v). Set a no-op func to silence it.
 	Logf func(format string, args ...any)
 }
 
