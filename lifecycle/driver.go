@@ -25,6 +25,11 @@ type driver struct {
 	index    map[string]int
 	inflight map[string]bool
 	dirty    bool // a step changed since the last notification
+	// effected holds in-flight steps whose side effect is done but whose
+	// records are still being written: their dependents may start (the
+	// order that matters is the order of effects in the apps; a crash
+	// before the records are written repeats the idempotent step).
+	effected map[string]bool
 }
 
 // outcome is what a lane worker reports back for a dispatched step.
@@ -33,11 +38,14 @@ type outcome struct {
 	step   gatehouse.Step // the stored step after the attempt, when stored
 	stored bool
 	reload bool // the store changed under us (CAS lost, steps added): reload
+	// effect is an early note: the step's side effect succeeded, its
+	// records follow in a final outcome.
+	effect bool
 }
 
 func newDriver(e *Engine, runID, identity string) *driver {
 	return &driver{e: e, runID: runID, identity: identity, kickCh: make(chan struct{}, 1),
-		results: make(chan outcome, 64), inflight: map[string]bool{}}
+		results: make(chan outcome, 64), inflight: map[string]bool{}, effected: map[string]bool{}}
 }
 
 // poke asks the driver to reload its state from the store.
@@ -59,6 +67,7 @@ func (d *driver) load() error {
 		return err
 	}
 	d.run, d.steps = r, steps
+	clear(d.effected)
 	d.index = make(map[string]int, len(steps))
 	for i, s := range steps {
 		d.index[s.ID] = i
@@ -173,7 +182,12 @@ func (d *driver) loop() {
 }
 
 func (d *driver) take(o outcome, reload *bool) {
+	if o.effect {
+		d.effected[o.stepID] = true
+		return
+	}
 	delete(d.inflight, o.stepID)
+	delete(d.effected, o.stepID)
 	d.dirty = true
 	if o.stored {
 		d.setStep(o.step)
@@ -201,7 +215,7 @@ func (d *driver) deps(s gatehouse.Step) (ready, blocked bool, why string) {
 			case "denied", "expired", "cancelled", "blocked":
 				return false, true, dep.ID + " " + dep.Result[resOutcome]
 			}
-		case dep.Status.Done():
+		case dep.Status.Done() || d.effected[id]:
 		default:
 			ready = false
 		}
@@ -303,6 +317,17 @@ func (d *driver) dispatch(s gatehouse.Step) {
 	d.inflight[s.ID] = true
 	d.dirty = true
 	w := &work{d: d, run: d.run, step: s}
+	if s.Kind == gatehouse.StepEvidence {
+		w.steps = d.snapshot()
+	}
+	if s.Kind == gatehouse.StepDiscover {
+		for _, x := range d.steps {
+			if x.App == s.App && x.Result[resAccountID] == "" && (x.Kind == gatehouse.StepDisable || x.Kind == gatehouse.StepDelete ||
+				x.Kind == gatehouse.StepRevoke || (x.Kind == gatehouse.StepManualTask && x.Result["closes_access"] == "true")) {
+				w.managed = true
+			}
+		}
+	}
 	for _, dep := range s.DependsOn {
 		if i, ok := d.index[dep]; ok && d.steps[i].Kind == gatehouse.StepApproval {
 			if a := d.steps[i].Result[resApproval]; a != "" {
@@ -353,7 +378,11 @@ func (d *driver) status() gatehouse.RunStatus {
 func (d *driver) updateStatus(stepsChanged bool) error {
 	e := d.e
 	st := d.status()
-	if st == d.run.Status {
+	summary := d.run.Summary
+	if i, ok := d.index[evidenceStep]; ok && d.steps[i].Status == gatehouse.StepSucceeded {
+		summary = d.steps[i].Result["summary"]
+	}
+	if st == d.run.Status && summary == d.run.Summary {
 		if stepsChanged {
 			e.notify.RunChanged(e.ctx, d.run, d.snapshot())
 			e.broadcast()
@@ -361,14 +390,15 @@ func (d *driver) updateStatus(stepsChanged bool) error {
 		return nil
 	}
 	var audit []gatehouse.AuditEntry
-	if st.Terminal() {
-		audit = append(audit, e.auditFor(d.run, "run_"+string(st), gatehouse.Step{}, d.run.Summary))
+	if st.Terminal() && st != d.run.Status {
+		audit = append(audit, e.auditFor(d.run, "run_"+string(st), gatehouse.Step{}, summary))
 	}
 	r, err := e.db.UpdateRunFunc(d.runID, func(r *gatehouse.Run) error {
 		if r.Status.Terminal() || r.Status == gatehouse.RunHeld || r.Status == gatehouse.RunScheduled {
 			return errSkipWrite // cancelled (or re-held) under us: the store wins
 		}
 		r.Status = st
+		r.Summary = summary
 		return nil
 	}, audit...)
 	if errors.Is(err, errSkipWrite) {
@@ -378,8 +408,9 @@ func (d *driver) updateStatus(stepsChanged bool) error {
 	if err != nil {
 		return err
 	}
+	wasTerminal := d.run.Status.Terminal()
 	d.run = r
-	if st.Terminal() {
+	if st.Terminal() && !wasTerminal {
 		e.finished(r)
 	}
 	e.notify.RunChanged(e.ctx, r, d.snapshot())
@@ -399,13 +430,15 @@ func (d *driver) start() error {
 	if err != nil {
 		return err
 	}
-	if err := e.beginRun(d.run); err != nil {
-		return err
+	// Both are idempotent and independent: issue them together so the
+	// store commits them in one transaction.
+	begun := make(chan error, 1)
+	go func() { begun <- e.beginRun(d.run) }()
+	_, err = e.db.AddSteps(d.runID, steps, e.auditFor(d.run, "start", gatehouse.Step{}, ""))
+	if berr := <-begun; berr != nil {
+		return berr
 	}
-	if _, err := e.db.AddSteps(d.runID, steps, e.auditFor(d.run, "start", gatehouse.Step{}, "")); err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 // fail marks a run that cannot even be planned as failed.

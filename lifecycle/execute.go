@@ -50,7 +50,7 @@ func (e *Engine) execute(l *lane, w *work) outcome {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, l.timeout)
 	ctx = gatehouse.WithOperationKey(ctx, w.run.ID+"/"+s.ID)
-	eff, callErr := e.call(ctx, l.conn, w.run, s)
+	eff, callErr := e.call(ctx, l.conn, w.run, s, w.managed)
 	cancel()
 	release()
 	if callErr != nil && e.ctx.Err() != nil {
@@ -60,10 +60,12 @@ func (e *Engine) execute(l *lane, w *work) outcome {
 		return o
 	}
 	if callErr == nil {
+		w.d.results <- outcome{stepID: s.ID, effect: true}
 		return e.afterSuccess(w, s, eff)
 	}
 	if gatehouse.Classify(callErr) == gatehouse.ClassNotFound && removal(s.Kind) {
 		// What we wanted gone is not there: done.
+		w.d.results <- outcome{stepID: s.ID, effect: true}
 		return e.afterSuccess(w, s, effect{result: map[string]string{resOutcome: "not_found"}})
 	}
 	return e.afterFailure(l, w, s, callErr)
@@ -108,7 +110,7 @@ func (e *Engine) entitlement(app, name string) gatehouse.Entitlement {
 // call performs the step's connector operation. A panicking connector is a
 // classified (permanent) failure, never a crash of the engine; an answer that
 // makes no sense is a retryable failure, never a success.
-func (e *Engine) call(ctx context.Context, c gatehouse.Connector, run gatehouse.Run, s gatehouse.Step) (eff effect, err error) {
+func (e *Engine) call(ctx context.Context, c gatehouse.Connector, run gatehouse.Run, s gatehouse.Step, managed bool) (eff effect, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = gatehouse.Permanent(fmt.Errorf("connector %s panicked: %v", s.App, r))
@@ -154,7 +156,7 @@ func (e *Engine) call(ctx context.Context, c gatehouse.Connector, run gatehouse.
 		if lerr != nil {
 			return eff, lerr
 		}
-		eff, err = e.discovered(run, s, accts)
+		eff, err = e.discovered(run, s, accts, managed)
 	default:
 		err = gatehouse.Permanent(fmt.Errorf("step kind %q has no connector operation", s.Kind))
 	}
@@ -277,6 +279,7 @@ func (e *Engine) revokeApp(key, app, accountID string, now time.Time, by string)
 	if err != nil {
 		return err
 	}
+	var todo []string
 	for _, g := range gs {
 		if g.App != app {
 			continue
@@ -285,11 +288,24 @@ func (e *Engine) revokeApp(key, app, accountID string, now time.Time, by string)
 		if (accountID == "" && disc) || (accountID != "" && g.Entitlement != discoveredEnt(accountID)) {
 			continue
 		}
-		if _, err := e.db.RevokeGrant(key, app, g.Entitlement, now, by); err != nil {
-			return err
+		todo = append(todo, g.Entitlement)
+	}
+	// Concurrently, so that the store's group commit makes them one
+	// transaction (and one fsync) instead of one each.
+	errs := make(chan error, len(todo))
+	for _, ent := range todo {
+		go func() {
+			_, err := e.db.RevokeGrant(key, app, ent, now, by)
+			errs <- err
+		}()
+	}
+	var first error
+	for range todo {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 // afterFailure decides what a failed attempt means: wait for a person

@@ -17,6 +17,11 @@ type work struct {
 	run       gatehouse.Run
 	step      gatehouse.Step
 	approvals []string // approval ids of the approval steps this step waited for
+	// managed (discover steps): the run already closes the identity's
+	// account in this app, so only other accounts need new steps.
+	managed bool
+	// steps (evidence steps): the run's steps as the driver holds them.
+	steps []gatehouse.Step
 }
 
 // lane executes one app's steps: FIFO, at most maxWorkers at a time, paced by

@@ -257,24 +257,9 @@ func matchesIdentity(id gatehouse.Identity, a gatehouse.Account) bool {
 // discovered turns a discover step's account list into closing steps for
 // every account of the leaver that the planned steps do not already cover —
 // accounts Gatehouse never granted, or extra accounts under another name.
-func (e *Engine) discovered(run gatehouse.Run, s gatehouse.Step, accts []gatehouse.Account) (effect, error) {
+func (e *Engine) discovered(run gatehouse.Run, s gatehouse.Step, accts []gatehouse.Account, managed bool) (effect, error) {
 	eff := effect{result: map[string]string{}}
 	id := run.Event.Identity
-	held, err := e.db.Grants(run.IdentityKey)
-	if err != nil {
-		return eff, gatehouse.Retryable(err)
-	}
-	managed := false
-	for _, g := range held {
-		if g.App == s.App && !strings.HasPrefix(g.Entitlement, "discovered:") {
-			managed = true
-		}
-	}
-	for _, g := range historyApps(e, run) {
-		if g == s.App {
-			managed = true
-		}
-	}
 	p := &planner{e: e, run: run, id: id, index: map[string]int{}}
 	var found []string
 	for _, a := range accts {
@@ -306,21 +291,4 @@ func (e *Engine) discovered(run gatehouse.Run, s gatehouse.Step, accts []gatehou
 	eff.result["found"] = strings.Join(found, ",")
 	eff.added = p.steps
 	return eff, nil
-}
-
-// historyApps lists apps the run already plans to close (its steps were
-// planned from the grants held at the start; grants may since have been
-// revoked by those very steps).
-func historyApps(e *Engine, run gatehouse.Run) []string {
-	steps, err := e.db.Steps(run.ID)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, st := range steps {
-		if (st.Kind == gatehouse.StepDisable || st.Kind == gatehouse.StepDelete || st.Kind == gatehouse.StepRevoke) && st.Result[resAccountID] == "" {
-			out = append(out, st.App)
-		}
-	}
-	return out
 }

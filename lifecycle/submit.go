@@ -238,6 +238,12 @@ func (e *Engine) beginRun(run gatehouse.Run) error {
 	if !t.Removes() {
 		return nil
 	}
+	return e.supersede(run)
+}
+
+// supersede cancels the identity's other open runs when a leaver starts.
+func (e *Engine) supersede(run gatehouse.Run) error {
+	t := run.Event.Type
 	others, err := e.db.ListRuns(store.RunFilter{IdentityKey: run.IdentityKey})
 	if err != nil {
 		return err
