@@ -33,6 +33,9 @@ type val struct {
 	// constant string, for regexes
 	isConst bool
 	cs      string
+	// pf reads a string field of `identity` (never nil), so comparisons
+	// with constants need one indirect call instead of a chain
+	pf func(*Person) string
 }
 
 // translate returns a native evaluator for a boolean expression, or nil.
@@ -169,6 +172,9 @@ func trMember(n *ast.MemberNode) (val, bool) {
 		return p
 	}
 	str := func(f func(*Person) string) (val, bool) {
+		if from == "identity" {
+			return val{s: func(e *Env) string { return f(e.Identity) }, pf: f}, true
+		}
 		return val{s: func(e *Env) string { return f(person(e)) }}, true
 	}
 	tm := func(f func(*Person) time.Time) (val, bool) {
@@ -238,7 +244,10 @@ func trBinary(n *ast.BinaryNode) (val, bool) {
 		switch {
 		case l.s != nil && r.s != nil:
 			a, b := l.s, r.s
-			if r.isConst {
+			if r.isConst && l.pf != nil {
+				c, f := r.cs, l.pf
+				eq = func(e *Env) bool { return f(e.Identity) == c }
+			} else if r.isConst {
 				c := r.cs
 				eq = func(e *Env) bool { return a(e) == c }
 			} else {
@@ -294,6 +303,9 @@ func trBinary(n *ast.BinaryNode) (val, bool) {
 		}
 	case "in":
 		switch {
+		case l.pf != nil && r.set != nil:
+			f, set := l.pf, r.set
+			return val{b: func(e *Env) bool { _, ok := set[f(e.Identity)]; return ok }}, true
 		case l.s != nil && r.set != nil:
 			a, set := l.s, r.set
 			return val{b: func(e *Env) bool { _, ok := set[a(e)]; return ok }}, true
