@@ -48,35 +48,42 @@ func (helperPatch) Visit(n *ast.Node) {
 	}
 }
 
-// matchesCall lets rules write matches(s, re): `matches` is an operator
-// keyword to expr's parser, so a call spelt that way is renamed before parsing.
+// renameMatches lets rules write matches(s, re): `matches` is an operator
+// keyword to expr's parser, so a call spelt that way is renamed to the
+// matchesRe helper before parsing (outside string literals). locate undoes
+// the rename in error columns and messages.
 func renameMatches(src string) string {
 	if !strings.Contains(src, "matches") {
 		return src
 	}
 	var b strings.Builder
-	for i := 0; i < len(src); {
-		j := strings.Index(src[i:], "matches")
-		if j < 0 {
-			b.WriteString(src[i:])
-			break
+	var quote byte
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if quote != 0 {
+			b.WriteByte(c)
+			if c == '\\' && quote != '`' && i+1 < len(src) {
+				i++
+				b.WriteByte(src[i])
+			} else if c == quote {
+				quote = 0
+			}
+			continue
 		}
-		j += i
-		k := j + len("matches")
-		rest := strings.TrimLeft(src[k:], " \t")
-		before := byte(' ')
-		if j > 0 {
-			before = src[j-1]
+		if c == '"' || c == '\'' || c == '`' {
+			quote = c
+			b.WriteByte(c)
+			continue
 		}
-		b.WriteString(src[i:j])
-		if strings.HasPrefix(rest, "(") && !isIdentByte(before) && before != '.' {
-			// same length as "matches" would shift columns; "matchesRe" is
-			// two longer, so error columns after it are corrected in locate.
-			b.WriteString("matchesRe")
-		} else {
-			b.WriteString("matches")
+		if strings.HasPrefix(src[i:], "matches") && (i == 0 || !isIdentByte(src[i-1]) && src[i-1] != '.') {
+			rest := strings.TrimLeft(src[i+len("matches"):], " \t")
+			if strings.HasPrefix(rest, "(") {
+				b.WriteString("matchesRe")
+				i += len("matches") - 1
+				continue
+			}
 		}
-		i = k
+		b.WriteByte(c)
 	}
 	return b.String()
 }

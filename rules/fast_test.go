@@ -111,9 +111,11 @@ func runFast(f func(*Env) bool, e *Env) (ok bool, err error) {
 
 func TestRenameMatches(t *testing.T) {
 	for in, want := range map[string]string{
-		`matches(a, "x")`:               `matchesRe(a, "x")`,
-		`a matches "x"`:                 `a matches "x"`,
-		`x.matches(1) || matches (a,b)`: `x.matches(1) || matchesRe (a,b)`,
+		`matches(a, "x")`:                                `matchesRe(a, "x")`,
+		`a matches "x"`:                                  `a matches "x"`,
+		`x.matches(1) || matches (a,b)`:                  `x.matches(1) || matchesRe (a,b)`,
+		`t == "matches(x)" && matches(t, 'a\'matches(')`: `t == "matches(x)" && matchesRe(t, 'a\'matches(')`,
+		`ismatches(a)`:                                   `ismatches(a)`,
 	} {
 		if got := renameMatches(in); got != want {
 			t.Errorf("%s → %s, want %s", in, got, want)
