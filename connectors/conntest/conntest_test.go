@@ -3,6 +3,10 @@ package conntest_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatehousehq/gatehouse"
@@ -51,4 +55,87 @@ func TestLimitedConnector(t *testing.T) {
 		},
 		Entitlements: []gatehouse.Entitlement{{App: "limited", Name: "eng", Kind: gatehouse.EntGroup}},
 	})
+}
+
+// broken connectors each violate one rule of the contract; the suite must
+// fail on every one of them (checked in a child process, since a failing
+// suite fails its test).
+type broken struct {
+	*simulated.Connector
+	variant string
+	n       atomic.Int64
+}
+
+func (b *broken) Capabilities() gatehouse.Capabilities {
+	caps := b.Connector.Capabilities()
+	if b.variant == "unsupported-plain" {
+		delete(caps, gatehouse.CapDelete)
+	}
+	return caps
+}
+
+func (b *broken) EnsureAccount(ctx context.Context, ref gatehouse.AccountRef) (gatehouse.Account, error) {
+	switch b.variant {
+	case "dup-ensure":
+		ref = gatehouse.AccountRef{UserName: fmt.Sprintf("%s#%d", ref.UserName, b.n.Add(1))}
+	case "ignores-cancel":
+		ctx = context.Background()
+	}
+	return b.Connector.EnsureAccount(ctx, ref)
+}
+
+func (b *broken) Revoke(ctx context.Context, ref gatehouse.AccountRef, ent gatehouse.Entitlement) error {
+	if _, ok := b.Find(ref); !ok && b.variant == "revoke-missing-fails" {
+		return gatehouse.Permanent(fmt.Errorf("no such user"))
+	}
+	return b.Connector.Revoke(ctx, ref, ent)
+}
+
+func (b *broken) Delete(ctx context.Context, ref gatehouse.AccountRef) error {
+	if b.variant == "unsupported-plain" {
+		return fmt.Errorf("nope")
+	}
+	return b.Connector.Delete(ctx, ref)
+}
+
+func TestBrokenHelper(t *testing.T) {
+	v := os.Getenv("CONNTEST_BROKEN")
+	if v == "" {
+		t.Skip("run by TestSuiteCatchesBrokenConnectors")
+	}
+	conntest.Run(t, conntest.Harness{
+		New: func(t *testing.T) gatehouse.Connector {
+			return &broken{Connector: simulated.New("broken", simulated.Options{}), variant: v}
+		},
+		Entitlements: []gatehouse.Entitlement{{App: "broken", Name: "eng", Kind: gatehouse.EntGroup}},
+		Inspect: func(t *testing.T, c gatehouse.Connector, ref gatehouse.AccountRef) (bool, bool, []string) {
+			a, ok := c.(*broken).Find(ref)
+			return ok, a.Active, a.Entitlements
+		},
+	})
+}
+
+func TestSuiteCatchesBrokenConnectors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	tests := []struct{ variant, want string }{
+		{"dup-ensure", "a second account was created"},
+		{"revoke-missing-fails", "Revoke on a missing account: want success or not-found"},
+		{"unsupported-plain", "must return an error wrapping gatehouse.ErrUnsupported"},
+		{"ignores-cancel", "on a cancelled context succeeded"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.variant, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenHelper$", "-test.v")
+			cmd.Env = append(os.Environ(), "CONNTEST_BROKEN="+tc.variant)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				t.Fatalf("the suite passed a connector that breaks the contract (%s):\n%s", tc.variant, out)
+			}
+			if !strings.Contains(string(out), tc.want) {
+				t.Fatalf("the suite failed, but not with %q:\n%s", tc.want, out)
+			}
+		})
+	}
 }
