@@ -1,9 +1,16 @@
 package ldap
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gatehousehq/gatehouse"
 	goldap "github.com/go-ldap/ldap/v3"
 )
 
@@ -103,4 +110,35 @@ func FuzzLDAPEntryToAccount(f *testing.F) {
 		_ = rdnValue(dn, "uid")
 		_, _ = parseTime(ts)
 	})
+}
+
+func TestClassify(t *testing.T) {
+	c := &Connector{name: "dir"}
+	tests := []struct {
+		err  error
+		want gatehouse.ErrorClass
+	}{
+		{goldap.NewError(goldap.LDAPResultBusy, errors.New("busy")), gatehouse.ClassRetryable},
+		{goldap.NewError(goldap.LDAPResultUnavailable, errors.New("unavailable")), gatehouse.ClassRetryable},
+		{goldap.NewError(goldap.ErrorNetwork, errors.New("connection closed")), gatehouse.ClassRetryable},
+		{goldap.NewError(goldap.LDAPResultTimeLimitExceeded, errors.New("slow")), gatehouse.ClassRetryable},
+		{goldap.NewError(goldap.LDAPResultInsufficientAccessRights, errors.New("no")), gatehouse.ClassPermanent},
+		{goldap.NewError(goldap.LDAPResultInvalidCredentials, errors.New("no")), gatehouse.ClassPermanent},
+		{goldap.NewError(goldap.LDAPResultObjectClassViolation, errors.New("schema")), gatehouse.ClassPermanent},
+		{goldap.NewError(goldap.LDAPResultNoSuchObject, errors.New("gone")), gatehouse.ClassNotFound},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, gatehouse.ClassRetryable},
+		{fmt.Errorf("read: %w", io.EOF), gatehouse.ClassRetryable},
+		{gatehouse.Permanent(errors.New("already classified")), gatehouse.ClassPermanent},
+		{context.Canceled, gatehouse.ClassRetryable},
+		{errors.New("mystery"), gatehouse.ClassUnknown},
+	}
+	for _, tc := range tests {
+		err := c.classify("op", tc.err)
+		if got := gatehouse.Classify(err); got != tc.want {
+			t.Errorf("classify(%v) = %s, want %s", tc.err, got, tc.want)
+		}
+		if !errors.Is(err, tc.err) {
+			t.Errorf("classify(%v) lost the cause: %v", tc.err, err)
+		}
+	}
 }
