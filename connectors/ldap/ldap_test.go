@@ -601,3 +601,24 @@ func TestPPolicyLockAndLastBind(t *testing.T) {
 		t.Fatalf("bind after enable: %v", err)
 	}
 }
+
+func TestInsecureSkipVerifyWarns(t *testing.T) {
+	srv := needSlapd(t)
+	s := baseSettings(srv)
+	s.URL, s.InsecureSkipVerify = srv.LDAPSURL, true
+	var logs strings.Builder
+	c, err := New("dir", s, groupEnts, zerolog.New(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !strings.Contains(logs.String(), "insecure_skip_verify") || !strings.Contains(logs.String(), `"level":"warn"`) {
+		t.Fatalf("no warning logged: %s", logs.String())
+	}
+	if err := c.Check(context.Background()); err != nil {
+		t.Fatalf("self-signed server with insecure_skip_verify: %v", err)
+	}
+	if strings.Contains(logs.String(), testPass) {
+		t.Fatal("the password was logged")
+	}
+}
