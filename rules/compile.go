@@ -88,6 +88,50 @@ func renameMatches(src string) string {
 	return b.String()
 }
 
+// personFields lists Person's expr names for error messages.
+var personFields = func() string {
+	t := reflect.TypeOf(Person{})
+	names := make([]string, t.NumField())
+	for i := range names {
+		names[i] = t.Field(i).Tag.Get("expr")
+	}
+	return strings.Join(names, ", ")
+}()
+
+// suggestField proposes a field one or two edits away from a typo.
+func suggestField(f string) string {
+	best, bestD := "", 3
+	for _, n := range strings.Split(personFields, ", ") {
+		if d := editDistance(f, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 func isIdentByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
@@ -169,7 +213,13 @@ func locate(e config.Expr, key string, err error, text string, src func(string) 
 		}
 	}
 	msg = strings.ReplaceAll(msg, "matchesRe", "matches")
-	msg = strings.ReplaceAll(msg, "type rules.Person has no field", "identity has no field")
+	if f, ok := strings.CutPrefix(msg, "type rules.Person has no field "); ok {
+		if hint := suggestField(f); hint != "" {
+			msg = "unknown field " + f + hint
+		} else {
+			msg = "unknown field " + f + " (a person has " + personFields + ")"
+		}
+	}
 	msg = strings.ReplaceAll(msg, "rules.Env", "the rule environment")
 	if rest, ok := strings.CutPrefix(msg, "expected bool, but got "); ok {
 		msg = "must be boolean, got " + rest

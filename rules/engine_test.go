@@ -441,8 +441,8 @@ rules:
 	}
 	want := []string{
 		":9:11: rules.not-bool.when: must be boolean, got string",
-		":12:21: rules.typo.when: identity has no field departmnt",
-		":17:18: rules.block.when: identity has no field tem",
+		":12:21: rules.typo.when: unknown field departmnt (did you mean department?)",
+		":17:18: rules.block.when: unknown field tem (did you mean team?)",
 		":20:11: rules.bad-regex.when: error parsing regexp",
 		":24:14: rules.not-a-time.expires: must be a time",
 	}

@@ -147,7 +147,7 @@ rules:
 		"bad.yaml:5:19: apps.gh.connector: unknown connector \"gitlab\"",
 		"bad.yaml:7:22: profiles.p.grants[1]: app \"gh\" has no entitlement \"admin\"",
 		"bad.yaml:10:11: rules.not-bool.when: must be boolean, got string",
-		"bad.yaml:13:20: rules.typo.when: identity has no field tema",
+		"bad.yaml:13:20: rules.typo.when: unknown field tema (did you mean team?)",
 		"bad.yaml:14:19: rules.typo.profiles: unknown profile \"q\"",
 		"5 errors",
 	}
