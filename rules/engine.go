@@ -19,6 +19,8 @@ const EventRequest gatehouse.EventType = "request"
 
 // Input is what a plan is computed from.
 type Input struct {
+	// Identity is matched as given: normalize it first (ParsePerson and
+	// Identity.Normalize do), so that emails and names compare reliably.
 	Identity gatehouse.Identity
 	// Previous is the identity before a move. When set and Event is empty
 	// the event is a mover.
