@@ -107,6 +107,10 @@ func (b *base) mapFields(fs fieldSet) Record {
 	return r
 }
 
+// apiRetryWait is the first pause before retrying a vendor API call that
+// failed transiently (tests shorten it).
+var apiRetryWait = 300 * time.Millisecond
+
 // restyLog sends resty's own messages to zerolog (never request bodies).
 type restyLog struct{ l zerolog.Logger }
 
@@ -120,7 +124,7 @@ func newSource(name string, c *config.HRSource, svc *Service, client *http.Clien
 	if c.APIURL != "" {
 		b.api = resty.NewWithClient(client).SetBaseURL(strings.TrimRight(c.APIURL, "/")).
 			SetHeader("Accept", "application/json").SetHeader("User-Agent", "gatehouse-hr").SetDisableWarn(true).SetLogger(restyLog{svc.log}).
-			SetRetryCount(2).SetRetryWaitTime(300 * time.Millisecond).SetRetryMaxWaitTime(3 * time.Second).
+			SetRetryCount(2).SetRetryWaitTime(apiRetryWait).SetRetryMaxWaitTime(10 * apiRetryWait).
 			AddRetryCondition(func(r *resty.Response, err error) bool {
 				return err != nil || r.StatusCode() == http.StatusTooManyRequests || r.StatusCode() >= 500
 			})

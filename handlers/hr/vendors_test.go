@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gatehousehq/gatehouse"
 )
@@ -268,5 +269,133 @@ func TestBambooHRFormPost(t *testing.T) {
 	r := p.Deltas[0].Record
 	if r.VendorID != "12345" || r.Email != "robert@example.com" || len(p.Deltas[0].Changed) != 2 || p.Deltas[0].Changed[1] != "First Name" {
 		t.Fatalf("field form record %+v %v", r, p.Deltas[0].Changed)
+	}
+}
+
+func TestWorkdayRaaSRoster(t *testing.T) {
+	report := fixture(t, "workday_report.json")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		if r.URL.Path != "/ccx/service/customreport2/acme/ISU/Gatehouse_Workers" || r.URL.Query().Get("format") != "json" || u != "ISU_Gatehouse" || p != "api-key" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write(report)
+	}))
+	defer srv.Close()
+	h := newHarness(t, fmt.Sprintf(`hr:
+  sources:
+    wd:
+      vendor: workday
+      roster_url: %s/ccx/service/customreport2/acme/ISU/Gatehouse_Workers
+      api_user: ISU_Gatehouse
+      api_key: ${API_KEY}
+`, srv.URL))
+	h.put(t, gatehouse.Identity{Email: "mary@example.com", EmployeeID: "21002", Name: "Mary Jackson", Status: gatehouse.StatusActive, TimeZone: "America/New_York"})
+	rep, err := h.svc.Sync(context.Background(), "wd", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Joiners) != 1 || rep.Joiners[0].Next.Email != "katherine@example.com" || len(rep.Leavers) != 1 || rep.Leavers[0].Next.Email != "mary@example.com" {
+		t.Fatalf("report %+v", rep)
+	}
+	if got := h.svc.SyncSources(); len(got) != 1 || got[0] != "wd" {
+		t.Fatalf("sync sources %v", got)
+	}
+}
+
+func TestRipplingWebhookFetchesWorker(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer api-key" || r.URL.Path != "/workers/6011a1f2b3c4d5e6f7a8b9c0" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, `{"id":"6011a1f2b3c4d5e6f7a8b9c0","work_email":"rosalind@example.com","display_name":"Rosalind Franklin","title":"Crystallographer","department":{"name":"Biophysics"},"status":"ACTIVE","start_date":"2025-05-05","time_zone":"Europe/London"}`)
+	}))
+	defer srv.Close()
+	h := newHarness(t, fmt.Sprintf(`hr:
+  sources:
+    rippling:
+      vendor: rippling
+      token: ${RIPPLING_TOKEN}
+      api_url: %s
+      api_key: ${API_KEY}
+`, srv.URL))
+	hdr := map[string]string{"Authorization": "Bearer rippling-token", "Content-Type": "application/x-www-form-urlencoded"}
+	if got := h.post(t, "/hr/rippling", fixture(t, "rippling_employee_updated.form"), hdr); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	h.drain(t)
+	evs := h.sub.Events()
+	if len(evs) != 1 || evs[0].Type != gatehouse.EventJoiner || evs[0].Identity.Department != "Biophysics" || evs[0].Identity.TimeZone != "Europe/London" {
+		t.Fatalf("events %+v", evs)
+	}
+}
+
+func TestVendorOutageRetriesThenParks(t *testing.T) {
+	old := apiRetryWait
+	apiRetryWait = time.Millisecond
+	t.Cleanup(func() { apiRetryWait = old })
+	var fail atomic.Bool
+	fail.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Load() {
+			http.Error(w, "maintenance", http.StatusBadGateway)
+			return
+		}
+		fmt.Fprint(w, `{"id":"w1","work_email":"w1@example.com","status":"ACTIVE"}`)
+	}))
+	defer srv.Close()
+	h := newHarness(t, fmt.Sprintf(`hr:
+  sources:
+    rippling:
+      vendor: rippling
+      token: ${RIPPLING_TOKEN}
+      api_url: %s
+      api_key: ${API_KEY}
+`, srv.URL), func(o *Options) { o.HTTPClient = &http.Client{} })
+	hdr := map[string]string{"Authorization": "Bearer rippling-token", "Content-Type": "application/x-www-form-urlencoded"}
+	post := func(id string) {
+		if got := h.post(t, "/hr/rippling", []byte("event_name=employee.updated&company_id=c&id="+id), hdr); got != http.StatusAccepted {
+			t.Fatal(got)
+		}
+	}
+	post("w1")
+	h.drain(t)
+	if len(h.sub.Events()) != 0 || h.inbox(t) != 1 {
+		t.Fatal("a failed delivery was dropped or applied")
+	}
+	jobs, _ := h.db.DueJobs(h.clock.Now(), 0)
+	if len(jobs) != 0 {
+		t.Fatal("a failed delivery is due again at once (no backoff)")
+	}
+	fail.Store(false)
+	h.clock.Add(6 * time.Second)
+	h.drain(t)
+	if len(h.sub.Events()) != 1 || h.inbox(t) != 0 {
+		t.Fatalf("after recovery: %d events, inbox %d", len(h.sub.Events()), h.inbox(t))
+	}
+	// A vendor that stays down: parked after maxAttempts, body kept.
+	fail.Store(true)
+	post("w2")
+	for i := 0; i < maxAttempts; i++ {
+		h.drain(t)
+		h.clock.Add(2 * time.Hour)
+	}
+	if h.inbox(t) != 0 {
+		t.Fatal("still retrying after maxAttempts")
+	}
+	dead, err := h.db.DueJobs(guardJobAt, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked := 0
+	for _, j := range dead {
+		if j.Kind == JobDead && bytes.Contains(j.Payload, []byte("last_error")) {
+			parked++
+		}
+	}
+	if parked != 1 {
+		t.Fatalf("parked %d", parked)
 	}
 }
