@@ -67,7 +67,7 @@ func factory(app *config.App, deps connectors.Deps) (gatehouse.Connector, error)
 	for name, e := range app.Entitlements {
 		ents = append(ents, gatehouse.Entitlement{App: app.Name, Name: name, Kind: e.Kind, Resource: e.Resource})
 	}
-	c, err := newConnector(app.Name, s, ents, deps.Logger, app.Settings.Pos(), "apps."+app.Name+".settings")
+	c, err := newConnector(app.Name, s, ents, deps.Logger, settingsPos(app), "apps."+app.Name+".settings")
 	if len(decodeErrs) > 0 {
 		// Report decoding and validation problems in one pass.
 		var el config.ErrorList
@@ -772,4 +772,13 @@ func refString(ref gatehouse.AccountRef) string {
 		return ref.UserName
 	}
 	return ref.AccountID
+}
+
+// settingsPos is where errors about the settings block point: the block
+// itself, or the app when it has none (so errors still name a file:line).
+func settingsPos(app *config.App) config.Pos {
+	if app.Settings.IsZero() {
+		return app.Pos
+	}
+	return app.Settings.Pos()
 }

@@ -147,7 +147,7 @@ func factory(app *config.App, deps connectors.Deps) (gatehouse.Connector, error)
 		assignee = app.Owner
 	}
 	c, err := build(app.Name, Options{Title: app.Title, Assignee: assignee, Settings: s, Tasks: deps.Tasks, Now: deps.Now},
-		app.Settings.Pos(), "apps."+app.Name+".settings")
+		settingsPos(app), "apps."+app.Name+".settings")
 	var el config.ErrorList
 	if errors.As(err, &el) {
 		errs = append(errs, el...)
@@ -430,4 +430,13 @@ func (c *Connector) Check(ctx context.Context) error {
 	}
 	_, err := c.ListAccounts(ctx)
 	return err
+}
+
+// settingsPos is where errors about the settings block point: the block
+// itself, or the app when it has none (so errors still name a file:line).
+func settingsPos(app *config.App) config.Pos {
+	if app.Settings.IsZero() {
+		return app.Pos
+	}
+	return app.Settings.Pos()
 }

@@ -381,3 +381,11 @@ func FuzzParseRoster(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorsPointAtTheAppWithoutSettings(t *testing.T) {
+	app := &config.App{Name: "payroll", Connector: "manual", Pos: config.Pos{File: "gatehouse.yaml", Line: 7, Col: 3}}
+	_, err := factory(app, connectors.Deps{})
+	if err == nil || !strings.Contains(err.Error(), "gatehouse.yaml:7:3: apps.payroll.settings.assignee") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -904,7 +904,7 @@ func factory(app *config.App, deps connectors.Deps) (gatehouse.Connector, error)
 	var s settings
 	errs := app.Settings.Decode(&s)
 	key := "apps." + app.Name + ".settings"
-	pos := app.Settings.Pos()
+	pos := settingsPos(app)
 	if s.FailureRate < 0 || s.FailureRate > 1 {
 		errs.Add(pos, key+".failure_rate", "want a fraction between 0 and 1, got %v", s.FailureRate)
 	}
@@ -951,4 +951,13 @@ func factory(app *config.App, deps connectors.Deps) (gatehouse.Connector, error)
 	opts.Seed, opts.RatePerSecond, opts.Burst = uint64(s.Seed), s.RatePerSecond, s.Burst
 	opts.StateFile, opts.Accounts = s.StateFile, s.Accounts
 	return Open(app.Name, opts)
+}
+
+// settingsPos is where errors about the settings block point: the block
+// itself, or the app when it has none (so errors still name a file:line).
+func settingsPos(app *config.App) config.Pos {
+	if app.Settings.IsZero() {
+		return app.Pos
+	}
+	return app.Settings.Pos()
 }
