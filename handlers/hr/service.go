@@ -336,6 +336,11 @@ func (s *Service) applyDelta(ctx context.Context, src source, dl Delta, delivery
 		}
 	}
 	rec.normalize()
+	if rec.ManagerEmail == "" && rec.ManagerID != "" {
+		if m, err := s.st.IdentityByEmployeeID(rec.ManagerID); err == nil {
+			rec.ManagerEmail = m.Email
+		}
+	}
 	if rec.EmployeeID == "" && rec.Email == "" {
 		s.log.Warn().Str("source", src.name()).Str("delivery", deliveryKey).Msg("hr delta names nobody Gatehouse can match (no employee id or email); ignored")
 		return nil

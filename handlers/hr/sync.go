@@ -117,6 +117,34 @@ func Diff(p *Planner, records []Record, stored []gatehouse.Identity, now time.Ti
 	return changes, ambs
 }
 
+// resolveManagers fills ManagerEmail from ManagerID where the vendor only
+// names the manager by id (Rippling, Personio, some Workday reports): first
+// from the roster itself (vendor id or employee id), then from the store.
+func resolveManagers(records []Record, stored []gatehouse.Identity) {
+	byID := make(map[string]string, 2*len(records))
+	for _, r := range records {
+		if r.Email == "" {
+			continue
+		}
+		if r.VendorID != "" {
+			byID[r.VendorID] = r.Email
+		}
+		if r.EmployeeID != "" {
+			byID[r.EmployeeID] = r.Email
+		}
+	}
+	for _, id := range stored {
+		if id.EmployeeID != "" && byID[id.EmployeeID] == "" {
+			byID[id.EmployeeID] = id.Email
+		}
+	}
+	for i := range records {
+		if r := &records[i]; r.ManagerEmail == "" && r.ManagerID != "" {
+			r.ManagerEmail = strings.ToLower(byID[r.ManagerID])
+		}
+	}
+}
+
 // Sync reads the named source's full roster, diffs it against the store and,
 // unless dryRun, submits the events (through the mass-change guard) and
 // stores the identities. It catches whatever webhooks missed.
@@ -136,6 +164,7 @@ func (s *Service) Sync(ctx context.Context, name string, dryRun bool) (*SyncRepo
 	if err := s.st.EachIdentity(func(id gatehouse.Identity) error { stored = append(stored, id); return nil }); err != nil {
 		return nil, fmt.Errorf("hr sync %s: %w", name, err)
 	}
+	resolveManagers(records, stored)
 	changes, ambs := Diff(s.planner(src), records, stored, s.now())
 	rep := &SyncReport{Source: name, DryRun: dryRun, Records: len(records), Ambiguous: ambs}
 	for _, c := range changes {

@@ -195,3 +195,16 @@ func TestCrashSafeInbox(t *testing.T) {
 	}
 	_ = zerolog.Nop
 }
+
+func TestResolveManagers(t *testing.T) {
+	recs := []Record{
+		{VendorID: "v1", EmployeeID: "1", Email: "boss@example.com"},
+		{VendorID: "v2", EmployeeID: "2", Email: "a@example.com", ManagerID: "v1"},
+		{VendorID: "v3", EmployeeID: "3", Email: "b@example.com", ManagerID: "9"},
+		{VendorID: "v4", EmployeeID: "4", Email: "c@example.com", ManagerID: "404"},
+	}
+	resolveManagers(recs, []gatehouse.Identity{{EmployeeID: "9", Email: "old.boss@example.com"}})
+	if recs[1].ManagerEmail != "boss@example.com" || recs[2].ManagerEmail != "old.boss@example.com" || recs[3].ManagerEmail != "" {
+		t.Fatalf("%+v", recs)
+	}
+}
