@@ -208,3 +208,34 @@ func TestResolveManagers(t *testing.T) {
 		t.Fatalf("%+v", recs)
 	}
 }
+
+// TestStartServesAndSchedules runs the service as serve does: a real
+// listener on hr.listen, the worker, and the cron-scheduled sync.
+func TestStartServesAndSchedules(t *testing.T) {
+	roster := filepath.Join(t.TempDir(), "roster.csv")
+	writeRoster(t, roster, 3, 0)
+	cfg := fmt.Sprintf("hr:\n  listen: 127.0.0.1:0\n  sync: {schedule: \"@every 1s\"}\n%s    people:\n      vendor: csv\n      roster: file\n      file: %s\n",
+		webhookConfig[len("hr:\n  body_limit: 4096\n"):], roster)
+	h := newHarness(t, cfg)
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if h.svc.Addr() == "" {
+		t.Fatal("not listening")
+	}
+	body := []byte(`{"delivery":"s-1","event":"hired","person":{"id":77,"email":"live@example.com"}}`)
+	h.srv.URL = "http://" + h.svc.Addr()
+	if got := h.post(t, "/hr/gen", body, genericHeaders("generic-secret", body, h.clock.Now())); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(h.sub.Events()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(h.sub.Events()); n != 4 {
+		t.Fatalf("%d events (want the webhook's joiner and 3 from the scheduled sync)", n)
+	}
+	if err := h.svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
