@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/config"
+	"github.com/gatehousehq/gatehouse/store"
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 )
@@ -247,10 +248,12 @@ func (s *Service) Close() error {
 	}
 	s.started = false
 	s.closeListener()
+	// Cancel first so a sync in flight stops at its next vendor call
+	// instead of holding Close up.
+	s.cancel()
 	if s.cron != nil {
 		<-s.cron.Stop().Done()
 	}
-	s.cancel()
 	s.wg.Wait()
 	return nil
 }
@@ -496,7 +499,13 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 			s.withdraw(ctx, source, c)
 		}
 		if s.sub != nil && c.Store && !o.Held && o.Err == "" {
-			if _, err := s.st.PutIdentity(c.Next); err != nil {
+			if _, err := s.st.PutIdentity(c.Next); errors.Is(err, store.ErrConflict) {
+				// The new email or employee id already belongs to someone
+				// else: a person-level problem for IT, not a reason to stop.
+				o.Err = err.Error()
+				s.ambiguous(ctx, Ambiguity{Source: source, EmployeeID: c.Next.EmployeeID, Email: c.Next.Email,
+					Reason: "the HR record's email or employee id already belongs to another identity", Candidates: []string{c.Next.Key()}})
+			} else if err != nil {
 				return out, fmt.Errorf("store identity %s: %w", logKey(c.Next), err)
 			}
 			s.countMu.Lock()

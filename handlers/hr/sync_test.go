@@ -239,3 +239,24 @@ func TestStartServesAndSchedules(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEmailTakenByAnotherIdentityIsFlaggedNotFatal(t *testing.T) {
+	roster := filepath.Join(t.TempDir(), "roster.csv")
+	h := newHarness(t, csvConfig(roster))
+	h.put(t,
+		gatehouse.Identity{Email: "a@example.com", EmployeeID: "1", Name: "A", Status: gatehouse.StatusActive, Attributes: map[string]string{AttrSource: "people"}},
+		gatehouse.Identity{Email: "svc@example.com", Name: "Robot", Kind: gatehouse.KindServiceAccount, Owner: "a@example.com", Purpose: "ci", Expiry: d("2027-01-01")},
+	)
+	// Employee 1's email changes to one a service account already holds; employee 2 is new.
+	os.WriteFile(roster, []byte("employee_id,email,name,department,status\n1,svc@example.com,A,Ops,active\n2,b@example.com,B,,active\n"), 0o600)
+	rep, err := h.svc.Sync(context.Background(), "people", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Ambiguous) != 1 || len(rep.Joiners) != 1 {
+		t.Fatalf("ambiguous %+v joiners %d", rep.Ambiguous, len(rep.Joiners))
+	}
+	if _, err := h.db.IdentityByEmployeeID("2"); err != nil {
+		t.Fatal("the next person was not synced")
+	}
+}
