@@ -21,6 +21,36 @@
 //     groups_dn, so no dangling members remain even without refint.
 //   - Every DN value is escaped with EscapeDN and every filter value with
 //     EscapeFilter.
+//   - An entry found by uid whose mail names someone else (and whose
+//     employeeNumber does not match) is refused rather than taken over.
+//
+// A typical configuration (see Settings for every key):
+//
+//	apps:
+//	  directory:
+//	    connector: ldap
+//	    owner: it@example.com
+//	    settings:
+//	      url: ldap://ldap.internal:389
+//	      start_tls: true
+//	      ca_file: /etc/gatehouse/ldap-ca.pem
+//	      bind_dn: cn=gatehouse,ou=services,dc=example,dc=com
+//	      bind_password: ${LDAP_BIND_PASSWORD}
+//	      base_dn: dc=example,dc=com
+//	      users_dn: ou=people,dc=example,dc=com
+//	      groups_dn: ou=groups,dc=example,dc=com
+//	      group_type: groupOfNames          # or posixGroup
+//	      disable_method: move              # attribute (default), move or delete
+//	      disabled_dn: ou=disabled,dc=example,dc=com
+//	      last_activity_attribute: authTimestamp
+//	    entitlements:
+//	      engineering: {kind: group, resource: engineering, risk: low}
+//	      vpn: {kind: group, resource: "cn=vpn,ou=network,dc=example,dc=com", risk: medium}
+//
+// The bind account needs read access under base_dn and write access to
+// users_dn (add, modify, delete, and modrdn to disabled_dn) and to the
+// member attribute of the groups. `gatehouse apps check` binds and reads;
+// it cannot prove write access without changing something.
 package ldap
 
 import (

@@ -13,6 +13,21 @@
 // overridable in settings and checked when the connector is built. With a
 // roster_file (a CSV export of the app's users) the connector can list
 // accounts for reconciliation and dormant-access reviews.
+//
+//	apps:
+//	  payroll:
+//	    connector: manual
+//	    owner: payroll-admin@example.com     # receives the tasks
+//	    settings:
+//	      roster_file: /var/lib/gatehouse/payroll-users.csv
+//	      instructions:
+//	        disable: |
+//	          Open Payroll → Settings → Users, find {{.Email}} and click Deactivate.
+//	    entitlements:
+//	      approver: {kind: role, resource: Approver, risk: high}
+//
+// Template fields are those of TemplateData (.Name, .Email, .App,
+// .Entitlement, .Resource, .Level, .ToName, .Attributes…).
 package manual
 
 import (

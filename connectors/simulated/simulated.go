@@ -23,6 +23,21 @@
 // simulated with --simulate. In the latter case the app's own settings belong
 // to its real connector and are ignored; setting GATEHOUSE_SIMULATE_STATE_DIR
 // then gives each simulated app a state file DIR/APP.json.
+//
+//	apps:
+//	  demo:
+//	    connector: simulated
+//	    owner: it@example.com
+//	    settings:
+//	      latency: 40ms
+//	      jitter: 20ms
+//	      failure_rate: 0.05        # retryable 503s
+//	      seed: 42
+//	      rate_per_second: 10
+//	      burst: 5
+//	      state_file: /tmp/demo-app.json
+//	      accounts:                 # present before Gatehouse does anything
+//	        - {user_name: old.admin@example.com, email: old.admin@example.com, entitlements: [admin], last_activity: 200d ago}
 package simulated
 
 import (

@@ -609,3 +609,19 @@ func TestPersistedLogIsCapped(t *testing.T) {
 		t.Fatalf("in-memory log has %d ops", len(c.Ops()))
 	}
 }
+
+// TestDocExample builds the connector from the configuration shown in the
+// package doc, so the documentation cannot drift from the settings.
+func TestDocExample(t *testing.T) {
+	text := conntest.DocExample(t, ".")
+	text = strings.ReplaceAll(text, "/tmp/demo-app.json", filepath.Join(t.TempDir(), "demo.json"))
+	cfg := conntest.LoadDocExample(t, text)
+	if len(cfg.Apps) == 0 {
+		t.Fatal("no apps in the example")
+	}
+	for _, name := range cfg.AppNames() {
+		if _, err := factory(cfg.Apps[name], connectors.Deps{}); err != nil {
+			t.Errorf("app %s from the package doc: %v", name, err)
+		}
+	}
+}
