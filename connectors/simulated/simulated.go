@@ -820,21 +820,31 @@ func (c *Connector) newAccountLocked(user, email, name, employeeID string, now t
 	return a
 }
 
-// findLocked matches on the account id when given, else on user name, email
-// and employee id, like a real app's natural keys (case-insensitive).
+// findLocked matches on the account id when given, else on the natural
+// keys in order of strength: user name, email, employee id (all but the
+// last case-insensitive), as a real app's lookups would.
 func (c *Connector) findLocked(ref gatehouse.AccountRef) *AccountState {
 	if ref.AccountID != "" {
 		if a := c.st.Accounts[ref.AccountID]; a != nil {
 			return a
 		}
 	}
-	for _, a := range c.sortedLocked() {
-		switch {
-		case ref.UserName != "" && strings.EqualFold(a.UserName, ref.UserName),
-			ref.Email != "" && a.Email != "" && strings.EqualFold(a.Email, ref.Email),
-			ref.UserName == "" && ref.Email != "" && strings.EqualFold(a.UserName, ref.Email),
-			ref.EmployeeID != "" && a.EmployeeID != "" && a.EmployeeID == ref.EmployeeID:
-			return a
+	accts := c.sortedLocked()
+	keys := []func(a *AccountState) bool{
+		func(a *AccountState) bool { return ref.UserName != "" && strings.EqualFold(a.UserName, ref.UserName) },
+		func(a *AccountState) bool {
+			return ref.Email != "" && (strings.EqualFold(a.Email, ref.Email) || strings.EqualFold(a.UserName, ref.Email))
+		},
+		func(a *AccountState) bool {
+			return ref.UserName != "" && a.Email != "" && strings.EqualFold(a.Email, ref.UserName)
+		},
+		func(a *AccountState) bool { return ref.EmployeeID != "" && a.EmployeeID == ref.EmployeeID },
+	}
+	for _, match := range keys {
+		for _, a := range accts {
+			if match(a) {
+				return a
+			}
 		}
 	}
 	return nil

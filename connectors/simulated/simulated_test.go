@@ -625,3 +625,29 @@ func TestDocExample(t *testing.T) {
 		}
 	}
 }
+
+func TestFindByNaturalKeys(t *testing.T) {
+	c := New("sim", Options{Accounts: []SeedAccount{
+		{UserName: "bob", Email: "bob@example.com", EmployeeID: "E9"},
+		{UserName: "alice", Email: "alice@example.com", EmployeeID: "E1"},
+	}})
+	tests := []struct {
+		ref  gatehouse.AccountRef
+		want string
+	}{
+		{gatehouse.AccountRef{UserName: "BOB"}, "bob"},
+		{gatehouse.AccountRef{UserName: "bob@example.com"}, "bob"},
+		{gatehouse.AccountRef{Email: "Bob@Example.com"}, "bob"},
+		{gatehouse.AccountRef{EmployeeID: "E9"}, "bob"},
+		// The user name outranks a stale employee id.
+		{gatehouse.AccountRef{UserName: "alice", EmployeeID: "E9"}, "alice"},
+		{gatehouse.AccountRef{AccountID: "sim-000002", UserName: "bob"}, "alice"},
+		{gatehouse.AccountRef{UserName: "carol"}, ""},
+	}
+	for _, tc := range tests {
+		a, ok := c.Find(tc.ref)
+		if got := a.UserName; got != tc.want || ok != (tc.want != "") {
+			t.Errorf("Find(%+v) = %q, %v; want %q", tc.ref, got, ok, tc.want)
+		}
+	}
+}
