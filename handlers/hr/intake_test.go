@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
+	"github.com/rs/zerolog"
 )
 
 const webhookConfig = `hr:
@@ -272,5 +274,35 @@ func TestUndatedBodiesAreRememberedBriefly(t *testing.T) {
 	h.clock.Add(11 * time.Minute)
 	if got := h.post(t, "/hr/rippling", body, hdr); got != http.StatusAccepted {
 		t.Fatalf("same body later: %d, want 202", got)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestRefusalsAreLoggedWithoutSecretsOrPII(t *testing.T) {
+	var logs syncBuffer
+	h := newHarness(t, webhookConfig, func(o *Options) { o.Logger = zerolog.New(&logs) })
+	gen := []byte(`{"delivery":"p-1","event":"hired","person":{"id":5,"email":"private.person@example.com","name":"Private Person"}}`)
+	h.post(t, "/hr/gen", gen, genericHeaders("wrong-key", gen, h.clock.Now()))
+	h.post(t, "/hr/personio", fixture(t, "personio_person_created.json"), map[string]string{"Authorization": "personio-tokex"})
+	h.post(t, "/hr/gen", gen, genericHeaders("generic-secret", gen, h.clock.Now()))
+	h.drain(t)
+	out := logs.String()
+	for _, want := range []string{`"reason":"bad X-Hub-Signature"`, `"reason":"bad or missing Authorization token"`, `"status":401`, `"event":"joiner"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %s:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"generic-secret", "personio-token", "private.person", "Private Person"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log contains %q:\n%s", secret, out)
+		}
 	}
 }

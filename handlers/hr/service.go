@@ -486,7 +486,9 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 				return out, fmt.Errorf("submit %s for %s: %w", e.Type, logKey(c.Next), err)
 			}
 			o.Runs, o.Created = append(o.Runs, run), append(o.Created, created)
-			if reason != "" {
+			// Only runs actually waiting for IT are worth asking about: a
+			// re-detected change whose run IT already discarded is not.
+			if reason != "" && run.Status == gatehouse.RunHeld {
 				heldRuns = append(heldRuns, run.ID)
 			}
 			s.log.Info().Str("source", source).Str("origin", origin).Str("event", string(e.Type)).Str("identity", logKey(c.Next)).
@@ -517,7 +519,7 @@ func (s *Service) applyChanges(ctx context.Context, source, origin string, chang
 	if adm.Hold && s.sub != nil {
 		s.log.Warn().Str("source", source).Str("origin", origin).Int("in_window", adm.InWindow).Int("leavers", leavers).
 			Int("movers", movers).Msg("mass-change guard holding hr runs for IT confirmation")
-		if adm.FirstHit || origin == "sync" {
+		if len(heldRuns) > 0 && (adm.FirstHit || origin == "sync") {
 			mc := MassChange{Source: source, Origin: origin, Leavers: leavers, Movers: movers, Identities: s.identityCount(),
 				InWindow: adm.InWindow, Window: s.hr.Guard.Window, RunIDs: heldRuns, Reason: holdReason}
 			if err := s.notify.MassChangeHeld(ctx, mc); err != nil {
