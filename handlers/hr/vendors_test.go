@@ -19,10 +19,13 @@ import (
 
 // fakePersonio serves Personio's v2 token, persons (cursor-paginated) and
 // employments endpoints from the fixtures, for n extra persons as well.
+var personioEmployments atomic.Pointer[[]byte]
+
 func fakePersonio(t *testing.T, extra int) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	person := fixture(t, "personio_person.json")
-	emps := fixture(t, "personio_employments.json")
+	emps0 := fixture(t, "personio_employments.json")
+	personioEmployments.Store(&emps0)
 	var calls atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/auth/token", func(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +61,7 @@ func fakePersonio(t *testing.T, extra int) (*httptest.Server, *atomic.Int32) {
 	}))
 	mux.HandleFunc("GET /v2/persons/{id}/employments", auth(func(w http.ResponseWriter, r *http.Request) {
 		if r.PathValue("id") == "5005" {
-			w.Write(emps)
+			w.Write(*personioEmployments.Load())
 			return
 		}
 		fmt.Fprintf(w, `{"_data":[{"id":"e-%s","status":"ACTIVE","start_date":"2024-01-01","position":{"title":"Dev"},"org_units":[{"type":"department","id":"1","name":"Eng"}]}],"_meta":{"links":{}}}`, r.PathValue("id"))
@@ -111,9 +114,25 @@ func TestPersonioWebhookFetchesPerson(t *testing.T) {
 		id.Location != "Vienna" || id.ManagerEmail != "boss@example.com" || id.EmployeeID != "5005" {
 		t.Fatalf("identity %+v", id)
 	}
-	// Termination: the employment now carries a termination date.
+	// Termination entered: the employment now carries a termination date;
+	// the leaver is scheduled for the end of that day in Vienna.
 	terminated := bytes.Replace(fixture(t, "personio_employments.json"), []byte(`"termination_date": null`), []byte(`"termination_date": "2026-02-27"`), 1)
-	_ = terminated
+	personioEmployments.Store(&terminated)
+	body = bytes.Replace(body, []byte("2026-01-31T18:42:00Z"), []byte("2026-02-02T09:00:00Z"), 1)
+	if got := h.post(t, "/hr/personio", body, map[string]string{"Authorization": "personio-token"}); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	h.drain(t)
+	evs = h.sub.Events()
+	if len(evs) != 2 || evs[1].Type != gatehouse.EventLeaver {
+		t.Fatalf("events %+v", types(evs))
+	}
+	if want := time.Date(2026, 2, 28, 0, 0, 0, 0, mustZone(t, "Europe/Vienna")); !evs[1].EffectiveAt.Equal(want) {
+		t.Fatalf("leaver at %s, want %s", evs[1].EffectiveAt, want)
+	}
+	if len(h.notes.terms) != 1 {
+		t.Fatal("IT not told of the termination")
+	}
 }
 
 func TestPersonioRosterPaginates(t *testing.T) {
