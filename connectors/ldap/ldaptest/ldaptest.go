@@ -47,6 +47,7 @@ type Server struct {
 	LDAPSURL string // ldaps://127.0.0.1:PORT2
 	CAFile   string // PEM certificate of the server (self-signed, for 127.0.0.1)
 	dir      string
+	token    string // in the base entry's description: proves a server is ours
 	cmd      *exec.Cmd
 	exited   chan struct{}
 }
@@ -119,7 +120,9 @@ func Start() (*Server, error) {
 	if err := os.WriteFile(filepath.Join(dir, "config.ldif"), []byte(configLDIF(dir, certFile, keyFile)), 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "base.ldif"), []byte(BaseLDIF), 0o600); err != nil {
+	s.token = filepath.Base(dir)
+	base := strings.Replace(BaseLDIF, "o: Example\n", "o: Example\ndescription: "+s.token+"\n", 1)
+	if err := os.WriteFile(filepath.Join(dir, "base.ldif"), []byte(base), 0o600); err != nil {
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "cfg")
@@ -131,55 +134,85 @@ func Start() (*Server, error) {
 			return nil, fmt.Errorf("slapadd %v: %v\n%s", args, err, out)
 		}
 	}
+	// A free port can be taken between choosing it and slapd binding it,
+	// even by another test's slapd: try fresh ports a few times, and make
+	// sure the server that answers is ours (it carries s.token).
+	var lastErr error
+	for range 3 {
+		if lastErr = s.launch(cfg); lastErr == nil {
+			ok = true
+			return s, nil
+		}
+		s.exited = make(chan struct{})
+	}
+	return nil, lastErr
+}
+
+func (s *Server) launch(cfg string) error {
 	port, err := freePort()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
 	port2, err := freePort()
 	if err != nil {
-		return nil, err
+		return err
 	}
+	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
 	s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", port2)
-	logf, err := os.Create(filepath.Join(dir, "slapd.log"))
+	logf, err := os.Create(filepath.Join(s.dir, "slapd.log"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// -d keeps slapd in the foreground so its pid is ours to kill.
 	s.cmd = exec.Command(slapdBin("slapd"), "-F", cfg, "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "0")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("start slapd: %w", err)
+		return fmt.Errorf("start slapd: %w", err)
 	}
-	go func() { s.cmd.Wait(); logf.Close(); close(s.exited) }()
+	exited := s.exited
+	go func() { s.cmd.Wait(); logf.Close(); close(exited) }()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		select {
-		case <-s.exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "slapd.log"))
-			return nil, fmt.Errorf("slapd exited early:\n%s", log)
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(s.dir, "slapd.log"))
+			return fmt.Errorf("slapd exited early:\n%s", log)
 		default:
 		}
-		if l, err := goldap.DialURL(s.URL); err == nil {
-			err = l.Bind(AdminDN, AdminPassword)
-			l.Close()
-			if err == nil {
-				break
-			}
+		if s.answers() {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("slapd did not answer on %s within 15s", s.URL)
+			s.kill()
+			return fmt.Errorf("slapd did not answer on %s within 15s", s.URL)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ok = true
-	return s, nil
+}
+
+// answers reports whether our slapd (not another on a reused port) serves
+// s.URL: the base entry carries this server's token.
+func (s *Server) answers() bool {
+	l, err := goldap.DialURL(s.URL)
+	if err != nil {
+		return false
+	}
+	defer l.Close()
+	if err := l.Bind(AdminDN, AdminPassword); err != nil {
+		return false
+	}
+	res, err := l.Search(goldap.NewSearchRequest(Base, goldap.ScopeBaseObject, goldap.NeverDerefAliases, 1, 0, false, "(objectClass=*)", []string{"description"}, nil))
+	return err == nil && len(res.Entries) == 1 && res.Entries[0].GetAttributeValue("description") == s.token
 }
 
 // Stop kills slapd (by its pid) and removes its files.
 func (s *Server) Stop() {
+	s.kill()
+	os.RemoveAll(s.dir)
+}
+
+func (s *Server) kill() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Kill()
 		select {
@@ -187,7 +220,6 @@ func (s *Server) Stop() {
 		case <-time.After(5 * time.Second):
 		}
 	}
-	os.RemoveAll(s.dir)
 }
 
 func freePort() (int, error) {
