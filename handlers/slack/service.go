@@ -86,6 +86,7 @@ type GrantRequest struct {
 	Duration      time.Duration
 	Justification string
 	Requester     string // email
+	DedupeKey     string // e.g. the Slack view id: a resubmission is one request
 }
 
 // Engine is what the handlers need from the lifecycle engine. The real
@@ -300,6 +301,13 @@ func (s *Service) Offboard(ctx context.Context, actor Actor, text string) (Offbo
 // including accounts discovered in apps, grouped per app with the action
 // that closes it, plus the ownership-transfer target (the manager by default).
 func (s *Service) OffboardPlan(ctx context.Context, id gatehouse.Identity, at time.Time, now bool) (OffboardModel, error) {
+	if op, ok := s.Engine.(OffboardPlanner); ok {
+		accounts, to, err := op.PlanOffboard(ctx, id.Key())
+		if err != nil {
+			return OffboardModel{}, err
+		}
+		return s.finishOffboard(ctx, OffboardModel{Identity: id, EffectiveAt: at, Now: now, Accounts: accounts, TransferToEmail: to})
+	}
 	grants, err := s.Store.Grants(id.Key())
 	if err != nil {
 		return OffboardModel{}, fmt.Errorf("grants of %s: %w", id.Key(), err)
@@ -340,7 +348,12 @@ func (s *Service) OffboardPlan(ctx context.Context, id gatehouse.Identity, at ti
 	}
 	sort.Slice(m.Accounts, func(i, j int) bool { return m.Accounts[i].App < m.Accounts[j].App })
 	m.TransferToEmail = id.ManagerEmail
-	if s.Config != nil {
+	return s.finishOffboard(ctx, m)
+}
+
+func (s *Service) finishOffboard(ctx context.Context, m OffboardModel) (OffboardModel, error) {
+	id := m.Identity
+	if s.Config != nil && m.TransferToEmail == id.ManagerEmail {
 		switch to := s.Config.Defaults.TransferOwnershipTo; {
 		case to == "it":
 			m.TransferToEmail = s.Config.Admins.ITEmail
@@ -372,26 +385,8 @@ func (s *Service) SubmitOffboard(ctx context.Context, actor Actor, form Offboard
 	if err != nil {
 		return gatehouse.Run{}, id, userErr(ErrNotFound, "That person is no longer known to Gatehouse.")
 	}
-	errs := FieldErrors{}
-	if form.TransferToUserID != "" && form.TransferToEmail == "" {
-		errs[FieldTransferTo] = "Gatehouse cannot find this person's email."
-	}
-	if strings.EqualFold(form.TransferToEmail, id.Email) {
-		errs[FieldTransferTo] = "Pick someone other than the leaver."
-	}
-	at := s.now()
-	if form.EffectiveDate != "" {
-		d, err := gatehouse.ParseDate(form.EffectiveDate)
-		switch {
-		case err != nil:
-			errs[FieldEffective] = "Not a date."
-		case d.Before(s.today()):
-			errs[FieldEffective] = "That date is in the past."
-		case d != s.today():
-			at = d.In(id.Zone(s.zone()))
-		}
-	}
-	if len(errs) > 0 {
+	at, errs := s.checkOffboard(id, form)
+	if errs != nil {
 		return gatehouse.Run{}, id, errs
 	}
 	attrs := map[string]string{}
@@ -411,6 +406,43 @@ func (s *Service) SubmitOffboard(ctx context.Context, actor Actor, form Offboard
 		return gatehouse.Run{}, id, fmt.Errorf("submit leaver %s: %w", id.Email, err)
 	}
 	return run, id, nil
+}
+
+// ValidateOffboard checks the confirmation modal's fields (store reads
+// only), for inline errors in the submission's ack.
+func (s *Service) ValidateOffboard(form OffboardForm) FieldErrors {
+	id, err := s.Store.GetIdentity(form.IdentityKey)
+	if err != nil {
+		return nil // reported by SubmitOffboard
+	}
+	_, errs := s.checkOffboard(id, form)
+	return errs
+}
+
+func (s *Service) checkOffboard(id gatehouse.Identity, form OffboardForm) (time.Time, FieldErrors) {
+	errs := FieldErrors{}
+	if form.TransferToUserID != "" && form.TransferToEmail == "" {
+		errs[FieldTransferTo] = "Gatehouse cannot find this person's email."
+	}
+	if form.TransferToEmail != "" && strings.EqualFold(form.TransferToEmail, id.Email) {
+		errs[FieldTransferTo] = "Pick someone other than the leaver."
+	}
+	at := s.now()
+	if form.EffectiveDate != "" {
+		d, err := gatehouse.ParseDate(form.EffectiveDate)
+		switch {
+		case err != nil:
+			errs[FieldEffective] = "Not a date."
+		case d.Before(s.today()):
+			errs[FieldEffective] = "That date is in the past."
+		case d != s.today():
+			at = d.In(id.Zone(s.zone()))
+		}
+	}
+	if len(errs) > 0 {
+		return at, errs
+	}
+	return at, nil
 }
 
 // --- /access --------------------------------------------------------------
@@ -560,11 +592,12 @@ func (s *Service) RequestModel(form RequestForm, errs FieldErrors) RequestModel 
 	return m
 }
 
-// SubmitRequest starts a time-bound access request.
-func (s *Service) SubmitRequest(ctx context.Context, actor Actor, form RequestForm) (gatehouse.Run, error) {
+// ValidateRequest checks a request form; it is fast (no engine call) so
+// package bot can answer with inline errors in the submission's ack.
+func (s *Service) ValidateRequest(actor Actor, form RequestForm) (GrantRequest, error) {
 	id, err := s.self(actor)
 	if err != nil {
-		return gatehouse.Run{}, err
+		return GrantRequest{}, err
 	}
 	errs := FieldErrors{}
 	ref := gatehouse.EntitlementRef{App: form.App, Entitlement: form.Entitlement}
@@ -573,6 +606,8 @@ func (s *Service) SubmitRequest(ctx context.Context, actor Actor, form RequestFo
 		// select can list every app's entitlements in option groups.
 		if r, err := gatehouse.ParseEntitlementRef(form.App); err == nil && strings.Contains(form.App, ":") {
 			ref = r
+		} else {
+			ref = gatehouse.EntitlementRef{}
 		}
 	}
 	if ref.App == "" {
@@ -596,15 +631,25 @@ func (s *Service) SubmitRequest(ctx context.Context, actor Actor, form RequestFo
 		errs[FieldJustification] = fmt.Sprintf("At most %d characters.", maxField)
 	}
 	if len(errs) > 0 {
-		return gatehouse.Run{}, errs
+		return GrantRequest{}, errs
 	}
-	run, err := s.Engine.RequestAccess(ctx, GrantRequest{Identity: id, Ref: ref, Duration: d, Justification: just, Requester: actor.Email})
+	return GrantRequest{Identity: id, Ref: ref, Duration: d, Justification: just, Requester: actor.Email}, nil
+}
+
+// SubmitRequest starts a time-bound access request.
+func (s *Service) SubmitRequest(ctx context.Context, actor Actor, form RequestForm, dedupe string) (gatehouse.Run, error) {
+	req, err := s.ValidateRequest(actor, form)
+	if err != nil {
+		return gatehouse.Run{}, err
+	}
+	req.DedupeKey = "slack:request:" + dedupe
+	run, err := s.Engine.RequestAccess(ctx, req)
 	if err != nil {
 		var ue *UserError
 		if errors.As(err, &ue) {
 			return gatehouse.Run{}, err
 		}
-		return gatehouse.Run{}, fmt.Errorf("request %s for %s: %w", ref, id.Email, err)
+		return gatehouse.Run{}, fmt.Errorf("request %s for %s: %w", req.Ref, req.Identity.Email, err)
 	}
 	return run, nil
 }

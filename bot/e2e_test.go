@@ -1,0 +1,471 @@
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/bot"
+	"github.com/gatehousehq/gatehouse/bot/cards"
+	"github.com/gatehousehq/gatehouse/bot/slacktest"
+	"github.com/gatehousehq/gatehouse/config"
+	"github.com/gatehousehq/gatehouse/connectors/simulated"
+	sh "github.com/gatehousehq/gatehouse/handlers/slack"
+	"github.com/gatehousehq/gatehouse/lifecycle"
+	"github.com/gatehousehq/gatehouse/rules"
+	"github.com/gatehousehq/gatehouse/store"
+	"github.com/rs/zerolog"
+)
+
+// harness runs the whole bot against the loopback Slack with the real
+// store, rules engine and lifecycle engine (simulated connectors).
+type harness struct {
+	t    *testing.T
+	srv  *slacktest.Server
+	db   *store.DB
+	eng  *lifecycle.Engine
+	bot  *bot.Bot
+	done chan error
+	ctx  context.Context
+}
+
+var people = []gatehouse.Identity{
+	{Email: "grace@example.com", Name: "Grace Hopper", Department: "Engineering", Status: gatehouse.StatusActive},
+	{Email: "bob@example.com", Name: "Bob Builder", Department: "Engineering", ManagerEmail: "grace@example.com", Status: gatehouse.StatusActive},
+	{Email: "mallory@example.com", Name: "Mallory", Department: "Sales", Status: gatehouse.StatusActive},
+	{Email: "it-lead@example.com", Name: "Ida IT", Department: "IT", Status: gatehouse.StatusActive},
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	srv := slacktest.New(t, slacktest.Config{
+		Users: []slacktest.User{
+			{ID: "U0IT", Name: "ida", Email: "it-lead@example.com"},
+			{ID: "U0GRACE", Name: "grace", Email: "grace@example.com"},
+			{ID: "U0BOB", Name: "bob", Email: "bob@example.com"},
+			{ID: "U0MAL", Name: "mallory", Email: "mallory@example.com"},
+			{ID: "U0HR", Name: "hank", Email: "hank@example.com"},
+		},
+		Channels:   []slacktest.Channel{{ID: "C0IT", Name: "it-ops"}},
+		UserGroups: []slacktest.UserGroup{{ID: "S0HR", Handle: "hr", Users: []string{"U0HR"}}},
+		Logf:       func(string, ...any) {},
+	})
+	raw, err := os.ReadFile(filepath.Join("testdata", "e2e.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse("e2e.yaml", raw, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(t.TempDir(), "gatehouse.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, p := range people {
+		p.Normalize()
+		if _, err := db.PutIdentity(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	re, err := rules.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := map[string]gatehouse.Connector{}
+	for _, name := range cfg.AppNames() {
+		conns[name] = simulated.New(name, simulated.Options{})
+	}
+	h := &harness{t: t, srv: srv, db: db, done: make(chan error, 1), ctx: ctx}
+	svc := &sh.Service{Store: db, Config: cfg, Planner: sh.Rules{E: re}}
+	b, err := bot.New(bot.Config{
+		AppToken: srv.AppToken(), BotToken: srv.BotToken(), APIURL: srv.APIURL(),
+		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR,
+		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
+	}, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := lifecycle.New(lifecycle.Options{Store: db, Config: cfg, Rules: re, Connectors: conns, Notifier: b.Notifier(),
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Engine = sh.Lifecycle{E: eng}
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.eng, h.bot = eng, b
+	rctx, stop := context.WithCancel(context.Background())
+	go func() { h.done <- b.Run(rctx) }()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case err := <-h.done:
+			if err != nil {
+				t.Errorf("bot.Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("bot.Run did not return")
+		}
+		eng.Close()
+	})
+	if err := srv.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// acked waits for a delivery's ack and checks it came within Slack's 3 s.
+func (h *harness) acked(d *slacktest.Delivery, err error) slacktest.Ack {
+	h.t.Helper()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	ack, err := d.Wait(h.ctx)
+	if err != nil {
+		h.t.Fatalf("no ack for %s: %v", d.EnvelopeID, err)
+	}
+	if ack.Latency > 3*time.Second {
+		h.t.Errorf("ack after %v", ack.Latency)
+	}
+	for _, p := range ack.Problems {
+		h.t.Errorf("ack problem: %s", p)
+	}
+	return ack
+}
+
+func (h *harness) waitMessage(channel string, contains ...string) slacktest.Message {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, 15*time.Second)
+	defer cancel()
+	m, err := h.srv.WaitForMessage(ctx, channel, func(m slacktest.Message) bool {
+		for _, c := range contains {
+			if !strings.Contains(string(m.Blocks), c) && !strings.Contains(m.Text, c) {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		h.t.Fatalf("no message in %s containing %q: %v (have %d messages)", channel, contains, err, len(h.srv.Messages(channel)))
+	}
+	return m
+}
+
+func (h *harness) waitView(user, callback string) slacktest.View {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	v, err := h.srv.WaitForView(ctx, func(v slacktest.View) bool {
+		return v.UserID == user && v.CallbackID == callback && !v.Closed
+	})
+	if err != nil {
+		h.t.Fatalf("no %s view for %s: %v", callback, user, err)
+	}
+	return v
+}
+
+func (h *harness) waitResponse(contains string) slacktest.ResponsePost {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, p := range h.srv.ResponsePosts() {
+			if strings.Contains(p.Text, contains) || strings.Contains(string(p.Blocks), contains) {
+				return p
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.t.Fatalf("no response_url post containing %q; have %+v", contains, h.srv.ResponsePosts())
+	return slacktest.ResponsePost{}
+}
+
+func (h *harness) waitRun(key string, ev gatehouse.EventType) gatehouse.Run {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		runs, _ := h.db.ListRuns(store.RunFilter{IdentityKey: key})
+		for _, r := range runs {
+			if r.Event.Type == ev {
+				return r
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.t.Fatalf("no %s run for %s", ev, key)
+	return gatehouse.Run{}
+}
+
+func (h *harness) settle(runID string) gatehouse.Run {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, err := h.db.GetRun(runID)
+		if err != nil {
+			h.t.Fatalf("run %s: %v", runID, err)
+		}
+		if r.Status.Terminal() || r.Status == gatehouse.RunBlocked || time.Now().After(deadline) {
+			if r.Status != gatehouse.RunSucceeded {
+				steps, _ := h.db.Steps(runID)
+				for _, s := range steps {
+					h.t.Logf("step %s %s %s %s: %s", s.ID, s.Kind, s.App, s.Status, s.LastError)
+				}
+			}
+			return r
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func in(v string) map[string]slacktest.InputValue {
+	return map[string]slacktest.InputValue{cards.InputAction: {Type: "plain_text_input", Value: v}}
+}
+
+func onboardValues(email, start, end string) map[string]map[string]slacktest.InputValue {
+	return map[string]map[string]slacktest.InputValue{
+		sh.FieldName:       in("Ada Lovelace"),
+		sh.FieldEmail:      in(email),
+		sh.FieldTitle:      in("Backend Engineer"),
+		sh.FieldDepartment: in("Engineering"),
+		sh.FieldTeam:       in("Payments"),
+		sh.FieldLocation:   in("Berlin"),
+		sh.FieldManager:    {cards.InputAction: {Type: "users_select", SelectedUser: "U0GRACE"}},
+		sh.FieldStartDate:  {cards.InputAction: {Type: "datepicker", SelectedDate: start}},
+		sh.FieldKind:       {cards.InputAction: {Type: "static_select", SelectedOption: "employee"}},
+		sh.FieldEndDate:    {cards.InputAction: {Type: "datepicker", SelectedDate: end}},
+	}
+}
+
+func approvalID(t *testing.T, m slacktest.Message) string {
+	t.Helper()
+	var blocks []map[string]any
+	if err := json.Unmarshal(m.Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		if b["type"] != "actions" {
+			continue
+		}
+		for _, e := range b["elements"].([]any) {
+			el := e.(map[string]any)
+			if el["action_id"] == cards.ActApprove {
+				return el["value"].(string)
+			}
+		}
+	}
+	t.Fatalf("no approve button in %s", m.Blocks)
+	return ""
+}
+
+// TestOnboardStory: /onboard → modal → preview → submit → the manager gets
+// an approval card in a DM; a forged click by someone else is refused and
+// audited; Slack asks the bot to reconnect mid-run; the manager approves;
+// the run completes and both cards are edited in place.
+func TestOnboardStory(t *testing.T) {
+	h := newHarness(t)
+	today := time.Now().UTC().Format("2006-01-02")
+
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", UserID: "U0IT", ChannelID: "C0IT"}))
+	v := h.waitView("U0IT", cards.CallbackOnboard)
+
+	// Preview: the plan is shown before submitting.
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0IT", ViewID: v.ID, ActionID: cards.ActPreview, BlockID: "preview_actions", Value: "preview"}))
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	if _, err := h.srv.WaitForView(ctx, func(x slacktest.View) bool { return x.ID == v.ID && x.Updates > 0 }); err != nil {
+		t.Fatalf("preview did not update the modal: %v", err)
+	}
+	cancel()
+
+	// Invalid submission: inline errors, nothing created.
+	bad := onboardValues("not-an-email", today, "2000-01-01")
+	ack := h.acked(h.srv.SendViewSubmission("U0IT", v.ID, bad))
+	if !strings.Contains(string(ack.Payload), `"errors"`) || !strings.Contains(string(ack.Payload), sh.FieldEmail) || !strings.Contains(string(ack.Payload), sh.FieldEndDate) {
+		t.Fatalf("want inline errors for email and end_date, got %s", ack.Payload)
+	}
+	if runs, _ := h.db.ListRuns(store.RunFilter{}); len(runs) != 0 {
+		t.Fatalf("invalid form created %d runs", len(runs))
+	}
+
+	ack = h.acked(h.srv.SendViewSubmission("U0IT", v.ID, onboardValues("ada@example.com", today, "")))
+	if len(ack.Payload) != 0 {
+		t.Fatalf("valid submission answered %s", ack.Payload)
+	}
+	run := h.waitRun("ada@example.com", gatehouse.EventJoiner)
+	card := h.waitMessage("DU0GRACE", "Access approval needed")
+	id := approvalID(t, card)
+	if !strings.Contains(string(card.Blocks), "aws:poweruser") {
+		t.Errorf("approval card does not name the grant: %s", card.Blocks)
+	}
+	h.waitMessage("C0IT", "Onboarding Ada Lovelace")
+
+	// A forwarded card clicked by someone else: ephemeral refusal, audited,
+	// nothing changes.
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0MAL", Channel: "DU0GRACE", MessageTS: card.TS, ActionID: cards.ActApprove, Value: id}))
+	h.waitResponse("not an approver")
+	if a, _ := h.db.GetApproval(id); a.Status != gatehouse.ApprovalPending {
+		t.Fatalf("forged click changed the approval to %s", a.Status)
+	}
+	audit, _ := h.db.AuditEntries(store.AuditFilter{})
+	refused := false
+	for _, e := range audit {
+		if e.Action == "refuse" && e.Actor.ID == "mallory@example.com" {
+			refused = true
+		}
+	}
+	if !refused {
+		t.Error("forged approval was not audited")
+	}
+
+	// Slack rotates the connection mid-run.
+	h.srv.Disconnect("refresh_requested")
+	ctx, cancel = context.WithTimeout(h.ctx, 15*time.Second)
+	if err := h.srv.WaitConnectCount(ctx, 2); err != nil {
+		t.Fatalf("no reconnect: %v", err)
+	}
+	cancel()
+
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0GRACE", Channel: "DU0GRACE", MessageTS: card.TS, ActionID: cards.ActApprove, Value: id}))
+	done := h.settle(run.ID)
+	if done.Status != gatehouse.RunSucceeded {
+		t.Fatalf("run ended %s", done.Status)
+	}
+	h.waitMessage("DU0GRACE", "Access approved")
+	if m, _ := h.srv.Message(card.Channel, card.TS); m.Edits == 0 || !strings.Contains(string(m.Blocks), "Access approved") {
+		t.Errorf("approval card not edited in place: %d edits", m.Edits)
+	}
+	h.waitMessage("C0IT", "Succeeded")
+
+	// A stale click on the decided card answers politely and changes nothing.
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0GRACE", Channel: "DU0GRACE", MessageTS: card.TS, ActionID: cards.ActApprove, Value: id}))
+	h.waitResponse("already approved")
+}
+
+// TestOffboardStory: /offboard by HR (via a user group) → confirmation modal
+// listing every account → submit → progress card edited to the evidence.
+func TestOffboardStory(t *testing.T) {
+	h := newHarness(t)
+	// Give Bob access first, straight through the engine.
+	bob, _ := h.db.IdentityByEmail("bob@example.com")
+	r, _, err := h.eng.Submit(h.ctx, gatehouse.Event{Type: gatehouse.EventJoiner, Identity: bob, Source: "test", Actor: gatehouse.Actor{Kind: gatehouse.ActorSystem, ID: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.settle(r.ID).Status; s != gatehouse.RunSucceeded {
+		t.Fatalf("joiner %s", s)
+	}
+
+	// Not IT/HR: refused with an ephemeral answer.
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/offboard", Text: "<@U0BOB>", UserID: "U0MAL", ChannelID: "C0IT"}))
+	h.waitResponse("Only IT and HR")
+	// Wrong arguments.
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/offboard", Text: "bob yesterday", UserID: "U0HR", ChannelID: "C0IT"}))
+	h.waitResponse("usage")
+	// Unknown email.
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/offboard", Text: "nobody@example.com", UserID: "U0HR", ChannelID: "C0IT"}))
+	h.waitResponse("does not know")
+
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/offboard", Text: "<@U0BOB|bob> now", UserID: "U0HR", ChannelID: "C0IT"}))
+	v := h.waitView("U0HR", cards.CallbackOffboard)
+	for _, app := range []string{"okta", "github", "aws"} {
+		if !strings.Contains(string(v.JSON), app) {
+			t.Errorf("offboard modal does not list %s", app)
+		}
+	}
+	if !strings.Contains(string(v.JSON), "U0GRACE") {
+		t.Error("ownership transfer does not default to the manager")
+	}
+	h.acked(h.srv.SendViewSubmission("U0HR", v.ID, map[string]map[string]slacktest.InputValue{
+		sh.FieldTransferTo: {cards.InputAction: {Type: "users_select", SelectedUser: "U0GRACE"}},
+	}))
+	run := h.waitRun(bob.Key(), gatehouse.EventLeaver)
+	// Grace has no account in the simulated apps, so ownership transfers
+	// escalate to manual tasks: the run stays blocked (never "offboarded"
+	// while a path is open) until the owners close them from their cards.
+	if s := h.settle(run.ID).Status; s != gatehouse.RunBlocked {
+		t.Fatalf("leaver run ended %s, want blocked on manual tasks", s)
+	}
+	h.waitMessage("C0IT", "need attention")
+	tasks, _ := h.db.ListTasks(store.TaskFilter{RunID: run.ID})
+	if len(tasks) == 0 {
+		t.Fatal("no manual tasks for the escalated steps")
+	}
+	for _, task := range tasks {
+		uid := map[string]string{"it-lead@example.com": "U0IT", "grace@example.com": "U0GRACE"}[task.Assignee]
+		tc := h.waitMessage("D"+uid, task.ID)
+		// Someone else may not close it.
+		h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0MAL", Channel: "D" + uid, MessageTS: tc.TS, ActionID: cards.ActTaskDone, Value: task.ID}))
+		h.waitResponse("assigned to someone else")
+		h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: uid, Channel: "D" + uid, MessageTS: tc.TS, ActionID: cards.ActTaskDone, Value: task.ID}))
+		tv := h.waitView(uid, cards.CallbackTask)
+		ack := h.acked(h.srv.SendViewSubmission(uid, tv.ID, map[string]map[string]slacktest.InputValue{sh.FieldEvidence: in("")}))
+		if !strings.Contains(string(ack.Payload), sh.FieldEvidence) {
+			t.Fatalf("empty evidence accepted: %s", ack.Payload)
+		}
+		h.acked(h.srv.SendViewSubmission(uid, tv.ID, map[string]map[string]slacktest.InputValue{sh.FieldEvidence: in("Transferred by hand in the admin console.")}))
+		h.waitMessage("D"+uid, "Manual task done", task.ID)
+	}
+	done := h.settle(run.ID)
+	if done.Status != gatehouse.RunSucceeded {
+		t.Fatalf("leaver run ended %s after the tasks were done", done.Status)
+	}
+	card := h.waitMessage("C0IT", "Offboarding Bob Builder")
+	ctx, cancel := context.WithTimeout(h.ctx, 15*time.Second)
+	defer cancel()
+	m, err := h.srv.WaitForMessage(ctx, "C0IT", func(m slacktest.Message) bool {
+		return m.TS == card.TS && strings.Contains(string(m.Blocks), "Evidence")
+	})
+	if err != nil {
+		t.Fatalf("progress card never showed the evidence: %v", err)
+	}
+	if m.Edits == 0 {
+		t.Error("progress card was not edited in place")
+	}
+}
+
+// TestAccessAndHome: /access answers, /access why, a manager looking at a
+// report, a stranger refused; the Home tab publishes once per event even
+// when Slack redelivers it.
+func TestAccessAndHome(t *testing.T) {
+	h := newHarness(t)
+	bob, _ := h.db.IdentityByEmail("bob@example.com")
+	r, _, err := h.eng.Submit(h.ctx, gatehouse.Event{Type: gatehouse.EventJoiner, Identity: bob, Source: "test", Actor: gatehouse.Actor{Kind: gatehouse.ActorSystem, ID: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settle(r.ID)
+
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", UserID: "U0BOB", ChannelID: "C0IT"}))
+	h.waitResponse("github:member")
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", Text: "why github:member", UserID: "U0BOB", ChannelID: "C0IT"}))
+	h.waitResponse("engineers")
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", Text: "<@U0BOB>", UserID: "U0MAL", ChannelID: "C0IT"}))
+	h.waitResponse("Only IT and a person")
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", Text: "<@U0BOB>", UserID: "U0GRACE", ChannelID: "C0IT"}))
+	h.waitResponse("Access of Bob Builder")
+
+	d, err := h.srv.SendEvent(map[string]any{"type": "app_home_opened", "user": "U0IT", "channel": "DU0IT", "tab": "home"})
+	h.acked(d, err)
+	h.acked(h.srv.Redeliver(d, 1))
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := h.srv.WaitForCall(ctx, "views.publish", nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(h.srv.Calls("views.publish")); n != 1 {
+		t.Errorf("views.publish called %d times for one event delivered twice", n)
+	}
+	home, _ := h.srv.HomeView("U0IT")
+	if !strings.Contains(string(home.JSON), "IT operations") {
+		t.Errorf("IT admin's Home lacks the IT section")
+	}
+}
