@@ -153,6 +153,11 @@ func apply(prev *gatehouse.Identity, r Record) gatehouse.Identity {
 	var id gatehouse.Identity
 	if prev != nil {
 		id = *prev
+		// Pin the stored key: an identity first known by email that now
+		// gets an employee id from HR must stay the same identity.
+		if id.ID == "" {
+			id.ID = prev.Key()
+		}
 		attrs := make(map[string]string, len(prev.Attributes)+3)
 		for k, v := range prev.Attributes {
 			attrs[k] = v
@@ -208,8 +213,8 @@ type Planner struct {
 }
 
 // Plan decides what one record means given the stored identity (nil when
-// none matched). origin distinguishes deliveries for dedupe keys only where
-// the event is not already unique by state.
+// none matched). Dedupe keys are derived from the state the event moves to,
+// so planning the same record twice gives the same keys.
 func (p *Planner) Plan(prev *gatehouse.Identity, r Record, now time.Time) Change {
 	loc := p.Timing.zone(r, prev)
 	today := gatehouse.DateOf(now.In(loc))

@@ -181,3 +181,17 @@ func TestMatch(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanKeepsTheStoredKey(t *testing.T) {
+	p := &Planner{Source: "s", Timing: Timing{JoinerLead: 15 * time.Hour, EndOfDay: true}}
+	prev := gatehouse.Identity{Email: "ada@example.com", Name: "Ada", Status: gatehouse.StatusActive, Kind: gatehouse.KindEmployee}
+	ch := p.Plan(&prev, Record{EmployeeID: "42", Email: "ada@example.com", Department: "R&D", Status: StatusActive}, time.Now())
+	if ch.Next.Key() != "ada@example.com" || ch.Next.EmployeeID != "42" {
+		t.Fatalf("key %s, employee id %s", ch.Next.Key(), ch.Next.EmployeeID)
+	}
+	for _, e := range ch.Events {
+		if e.Identity.Key() != "ada@example.com" {
+			t.Fatalf("event for %s", e.Identity.Key())
+		}
+	}
+}
