@@ -166,6 +166,7 @@ func (s *Server) launch(cfg string) error {
 	// -d keeps slapd in the foreground so its pid is ours to kill.
 	s.cmd = exec.Command(slapdBin("slapd"), "-F", cfg, "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "0")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	dieWithParent(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("start slapd: %w", err)
