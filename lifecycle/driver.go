@@ -385,7 +385,7 @@ func (d *driver) updateStatus(stepsChanged bool) error {
 	if st == d.run.Status && summary == d.run.Summary {
 		if stepsChanged {
 			e.notify.RunChanged(e.ctx, d.run, d.snapshot())
-			e.broadcast()
+			e.changed(d.runID)
 		}
 		return nil
 	}
@@ -414,7 +414,7 @@ func (d *driver) updateStatus(stepsChanged bool) error {
 		e.finished(r)
 	}
 	e.notify.RunChanged(e.ctx, r, d.snapshot())
-	e.broadcast()
+	e.changed(d.runID)
 	return nil
 }
 

@@ -70,10 +70,11 @@ type Engine struct {
 	mu         sync.Mutex
 	started    bool
 	closed     bool
-	drivers    map[string]*driver  // run id → its active driver
-	identBusy  map[string]string   // identity key → run id being driven
-	identQueue map[string][]string // identity key → run ids waiting their turn, FIFO
-	changed    chan struct{}       // closed and replaced whenever a run changes
+	drivers    map[string]*driver       // run id → its active driver
+	identBusy  map[string]string        // identity key → run id being driven
+	identQueue map[string][]string      // identity key → run ids waiting their turn, FIFO
+	watchers   map[string]chan struct{} // run id → closed when that run changes (Wait)
+	driverGen  uint64                   // drivers started so far
 	lanes      map[string]*lane
 	global     chan struct{} // bounds concurrent connector calls across lanes
 	schedWake  chan struct{}
@@ -91,7 +92,7 @@ func New(opts Options) (*Engine, error) {
 		db: opts.Store, cfg: opts.Config, conns: opts.Connectors, clock: opts.Clock,
 		log: opts.Logger, notify: opts.Notifier, plan: opts.Planner, rules: opts.Rules,
 		drivers: map[string]*driver{}, identBusy: map[string]string{}, identQueue: map[string][]string{},
-		changed: make(chan struct{}), lanes: map[string]*lane{}, schedWake: make(chan struct{}, 1),
+		watchers: map[string]chan struct{}{}, lanes: map[string]*lane{}, schedWake: make(chan struct{}, 1),
 	}
 	if e.plan == nil && opts.Rules != nil {
 		e.plan = planWithRules(opts.Rules)
@@ -182,30 +183,43 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// broadcast wakes everyone waiting in Wait.
-func (e *Engine) broadcast() {
+// changed wakes whoever waits for the run in Wait.
+func (e *Engine) changed(runID string) {
 	e.mu.Lock()
-	close(e.changed)
-	e.changed = make(chan struct{})
+	if ch, ok := e.watchers[runID]; ok {
+		close(ch)
+		delete(e.watchers, runID)
+	}
 	e.mu.Unlock()
 }
 
-func (e *Engine) changedCh() <-chan struct{} {
+// watch returns a channel closed at the run's next change. Per-run channels
+// keep a busy engine from waking every waiter on every change.
+func (e *Engine) watch(runID string) <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.changed
+	ch, ok := e.watchers[runID]
+	if !ok {
+		ch = make(chan struct{})
+		e.watchers[runID] = ch
+	}
+	return ch
 }
 
 // Wait blocks until the run is terminal, waiting (approvals, manual tasks),
 // blocked (escalated to IT), scheduled for later or held, and returns it.
 func (e *Engine) Wait(ctx context.Context, runID string) (gatehouse.Run, error) {
 	for {
-		ch := e.changedCh()
+		ch := e.watch(runID)
+		// The run must have been read while no driver was working on it
+		// (and none came and went meanwhile), or the status may be stale.
+		g1, driving1 := e.driving(runID)
 		r, err := e.getRun(runID)
 		if err != nil {
 			return gatehouse.Run{}, err
 		}
-		if settled(r.Status) && !e.isDriving(runID) {
+		g2, driving2 := e.driving(runID)
+		if settled(r.Status) && !driving1 && !driving2 && g1 == g2 {
 			return r, nil
 		}
 		select {
@@ -226,11 +240,13 @@ func settled(s gatehouse.RunStatus) bool {
 	return true
 }
 
-func (e *Engine) isDriving(runID string) bool {
+// driving reports whether a driver works on the run, and how many drivers
+// have been started in total (a generation for Wait's consistency check).
+func (e *Engine) driving(runID string) (uint64, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	_, ok := e.drivers[runID]
-	return ok
+	return e.driverGen, ok
 }
 
 func (e *Engine) getRun(id string) (gatehouse.Run, error) {
@@ -269,6 +285,7 @@ func (e *Engine) kick(runID, identityKey string) {
 func (e *Engine) startDriverLocked(runID, identityKey string) {
 	d := newDriver(e, runID, identityKey)
 	e.drivers[runID] = d
+	e.driverGen++
 	e.identBusy[identityKey] = runID
 	e.wg.Add(1)
 	go func() {
@@ -301,5 +318,5 @@ func (e *Engine) driverDone(d *driver) {
 		}
 	}
 	e.mu.Unlock()
-	e.broadcast()
+	e.changed(d.runID)
 }

@@ -119,20 +119,21 @@ func (e *Engine) sleep(d time.Duration) bool {
 }
 
 // pace blocks until the lane may make one call and holds a global slot for
-// it; release returns the slot. It waits for the vendor's pause and for a
-// token without holding a slot (so a throttled app does not starve the
-// others), then takes a slot and the token, so the call follows the token
-// immediately and calls never bunch up beyond the bucket's burst.
+// it; release returns the slot. It takes a token (a reservation: workers are
+// served in order, without a thundering herd when a token frees up), waits
+// for it and for any vendor pause without holding a slot (so a throttled app
+// does not starve the others), then takes a slot. A short wait for the slot
+// may bunch calls slightly; the burst we keep in reserve (burstShare)
+// absorbs that.
 func (l *lane) pace() (release func(), ok bool) {
 	e := l.e
+	if d := l.bucket.reserve(e.clock.Now()); d > 0 && !e.sleep(d) {
+		return nil, false
+	}
 	for {
-		now := e.clock.Now()
 		l.mu.Lock()
-		wait := l.pauseUntil.Sub(now)
+		wait := l.pauseUntil.Sub(e.clock.Now())
 		l.mu.Unlock()
-		if d := l.bucket.delay(now); d > wait {
-			wait = d
-		}
 		if wait <= 0 {
 			break
 		}
@@ -145,10 +146,5 @@ func (l *lane) pace() (release func(), ok bool) {
 	case <-e.ctx.Done():
 		return nil, false
 	}
-	release = func() { <-e.global }
-	if d := l.bucket.reserve(e.clock.Now()); d > 0 && !e.sleep(d) {
-		release()
-		return nil, false
-	}
-	return release, true
+	return func() { <-e.global }, true
 }

@@ -85,11 +85,21 @@ type tokenBucket struct {
 	last   time.Time
 }
 
+// Pacing margins. Requests we space exactly at the vendor's limit reach the
+// vendor with jitter (scheduling, network), and two that arrive closer than
+// we sent them look like a burst. So we pace at a slightly lower rate and keep
+// half the vendor's burst in reserve to absorb that compression.
+const (
+	rateMargin = 0.98
+	burstShare = 0.5
+)
+
 func newTokenBucket(perSecond float64, burst int, now time.Time) *tokenBucket {
 	if perSecond <= 0 {
 		return nil
 	}
-	return &tokenBucket{rate: perSecond, burst: float64(burst), tokens: float64(burst), last: now}
+	b := math.Max(1, math.Floor(float64(burst)*burstShare))
+	return &tokenBucket{rate: perSecond * rateMargin, burst: b, tokens: b, last: now}
 }
 
 func (b *tokenBucket) refill(now time.Time) {
@@ -97,20 +107,6 @@ func (b *tokenBucket) refill(now time.Time) {
 		b.tokens = math.Min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 		b.last = now
 	}
-}
-
-// delay reports how long until a token is available, without taking one.
-func (b *tokenBucket) delay(now time.Time) time.Duration {
-	if b == nil {
-		return 0
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refill(now)
-	if b.tokens >= 1 {
-		return 0
-	}
-	return durationFor((1 - b.tokens) / b.rate)
 }
 
 // reserve takes a token and returns how long to wait before using it.

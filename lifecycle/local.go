@@ -116,8 +116,8 @@ func (e *Engine) openApproval(run gatehouse.Run, s gatehouse.Step) (gatehouse.St
 			}
 		}
 	}
-	if ent, ok := e.cfg.Entitlement(item.Ref()); ok && item.Risk == 0 {
-		item.Risk = ent.Risk
+	if item.Risk == 0 {
+		item.Risk = e.riskOf(item.App, item.Entitlement)
 	}
 	pol := e.cfg.Approvals
 	a := gatehouse.Approval{

@@ -115,7 +115,16 @@ func (e *Engine) expireGrant(g grantJob) error {
 	ev := gatehouse.Event{ID: key, Type: EventAccessExpiry, Identity: id, EffectiveAt: now, Source: "schedule",
 		Actor: gatehouse.Actor{Kind: gatehouse.ActorSchedule, ID: "gatehouse"}, DedupeKey: key, Reason: "time-bound access expired", ReceivedAt: now}
 	plan := &gatehouse.Plan{Identity: g.Identity, Event: EventAccessExpiry,
-		Remove: []gatehouse.PlannedGrant{{App: g.App, Entitlement: g.Entitlement, Reasons: cur.Reasons}}}
+		Remove: []gatehouse.PlannedGrant{{App: g.App, Entitlement: g.Entitlement, Reasons: cur.Reasons, Risk: e.riskOf(g.App, g.Entitlement)}}}
 	_, err = e.createInternalRun(ev, plan)
 	return err
+}
+
+// riskOf is an entitlement's configured risk; low when it is not configured
+// (a zero Risk does not survive a JSON round trip).
+func (e *Engine) riskOf(app, ent string) gatehouse.Risk {
+	if x, ok := e.cfg.Entitlement(gatehouse.EntitlementRef{App: app, Entitlement: ent}); ok && x.Risk != 0 {
+		return x.Risk
+	}
+	return gatehouse.RiskLow
 }

@@ -148,7 +148,7 @@ func (e *Engine) runJob(j store.Job) error {
 			return err
 		}
 		e.kick(r.ID, r.IdentityKey)
-		e.broadcast()
+		e.changed(r.ID)
 		return nil
 	case jobApprovalRemind, jobApprovalEscalate, jobApprovalExpire:
 		var id string

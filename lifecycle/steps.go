@@ -124,7 +124,9 @@ func (e *Engine) materialize(run gatehouse.Run) ([]gatehouse.Step, error) {
 	case t.Removes():
 		p.leaver(held)
 		if t == gatehouse.EventExpiry {
-			p.add(gatehouse.Step{ID: "notify:owner", Kind: gatehouse.StepNotify, DependsOn: p.allIDs(),
+			// Tell the owner right away: the bot stops working now, whether
+			// or not every app is closed yet.
+			p.add(gatehouse.Step{ID: "notify:owner", Kind: gatehouse.StepNotify,
 				Result: map[string]string{resAssignee: run.Event.Identity.Owner}})
 		}
 	case t == gatehouse.EventLeaveOfAbsence:
@@ -149,14 +151,6 @@ func addsOf(plan gatehouse.Plan) []gatehouse.PlannedGrant {
 		return plan.Add
 	}
 	return plan.Grants
-}
-
-func (p *planner) allIDs() []string {
-	out := make([]string, 0, len(p.steps))
-	for _, s := range p.steps {
-		out = append(out, s.ID)
-	}
-	return out
 }
 
 func isAccount(ent string) bool { return ent == string(gatehouse.EntAccount) }

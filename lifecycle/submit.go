@@ -2,6 +2,9 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -49,6 +52,7 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 		return gatehouse.Run{}, false, fmt.Errorf("%w: %v", ErrInvalidEvent, err)
 	}
 	ev.Identity.Normalize()
+	var err error
 	id, prev, err := e.resolveEventIdentity(ev)
 	if err != nil {
 		return gatehouse.Run{}, false, err
@@ -77,6 +81,11 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 		p, err := e.plan(id, prev, ev, now)
 		if err != nil {
 			return gatehouse.Run{}, false, fmt.Errorf("plan %s for %s: %w", ev.Type, id.Email, err)
+		}
+		if ev.Type != gatehouse.EventMover {
+			// For joiners Add repeats Grants; storing it once halves the
+			// run record, which is read and written on every status change.
+			p.Add = nil
 		}
 		plan = &p
 	}
@@ -110,7 +119,17 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 	if !run.NotBefore.IsZero() {
 		a.Details["not_before"] = run.NotBefore.UTC().Format(time.RFC3339)
 	}
-	created, isNew, err := e.db.CreateRun(run, nil, a)
+	var steps []gatehouse.Step
+	if ev.Type == gatehouse.EventJoiner {
+		// A joiner's steps depend only on its plan: plan them now, so the
+		// run is complete in one write and starting it writes nothing more.
+		// (Leavers, movers and the rest are planned when they start, from
+		// what the identity holds then.)
+		if steps, err = e.materialize(run); err != nil {
+			return gatehouse.Run{}, false, err
+		}
+	}
+	created, isNew, err := e.db.CreateRun(run, steps, a)
 	if err != nil {
 		return gatehouse.Run{}, false, err
 	}
@@ -149,7 +168,15 @@ func (e *Engine) defaultEffective(t gatehouse.EventType, id gatehouse.Identity, 
 
 func defaultDedupeKey(ev gatehouse.Event, def *time.Location) string {
 	loc := ev.Identity.Zone(def)
-	return string(ev.Type) + ":" + ev.Identity.Key() + ":" + ev.EffectiveAt.In(loc).Format("2006-01-02")
+	key := string(ev.Type) + ":" + ev.Identity.Key() + ":" + ev.EffectiveAt.In(loc).Format("2006-01-02")
+	if ev.Type == gatehouse.EventMover {
+		// Two different moves on one day are two events; the same move
+		// delivered twice is one. The new attributes tell them apart.
+		raw, _ := json.Marshal(ev.Identity)
+		sum := sha256.Sum256(raw)
+		key += ":" + hex.EncodeToString(sum[:6])
+	}
+	return key
 }
 
 // lookupIdentity finds a stored identity by key, email or employee id.
@@ -328,7 +355,7 @@ func (e *Engine) Release(ctx context.Context, runID, by string) error {
 		return e.scheduleRunStart(r)
 	}
 	e.kick(r.ID, r.IdentityKey)
-	e.broadcast()
+	e.changed(r.ID)
 	return nil
 }
 
@@ -443,7 +470,7 @@ func (e *Engine) cancelRun(runID string, actor gatehouse.Actor, why string) erro
 	_ = e.db.DeleteJob(jobID(jobStartRun, runID))
 	e.kick(r.ID, r.IdentityKey)
 	e.notify.RunChanged(e.ctx, r, nil)
-	e.broadcast()
+	e.changed(r.ID)
 	return nil
 }
 
@@ -516,6 +543,6 @@ func (e *Engine) Retry(ctx context.Context, runID, by string) error {
 		return e.runErr(runID, err)
 	}
 	e.kick(r.ID, r.IdentityKey)
-	e.broadcast()
+	e.changed(r.ID)
 	return nil
 }

@@ -1,0 +1,292 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/store"
+)
+
+func TestMoverAddsNewRemovesOldAndReviewsHighRisk(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	ctx := context.Background()
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: person("grace@example.com", "Engineering", "", "ceo@example.com")}).ID)
+	ada := person("ada@example.com", "Engineering", "Platform", "grace@example.com")
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+	// Engineering → Sales: engineering access goes; nothing high-risk is added.
+	sales := ada
+	sales.Department = "Sales"
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventMover, Identity: sales}).ID)
+	if r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("mover %s: %+v", r.Status, h.steps(r.ID))
+	}
+	for _, ref := range []string{"okta:engineering", "github:member", "aws:readonly"} {
+		ent, _ := gatehouse.ParseEntitlementRef(ref)
+		if _, err := h.db.GetGrant(ada.Key(), ent.App, ent.Entitlement); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s still held after the move (%v)", ref, err)
+		}
+	}
+	// github and aws had nothing else: their accounts are closed (no stacking).
+	for _, app := range []string{"github", "aws"} {
+		if a, _ := h.sims[app].Find(gatehouse.AccountRef{Email: ada.Email}); a.Active {
+			t.Errorf("%s account left active after the move", app)
+		}
+	}
+	if n := h.sims["okta"].Effects("revoke", ada.Email, "engineering"); n != 1 {
+		t.Errorf("okta:engineering revoked %d times", n)
+	}
+	// Sales → SRE engineer: github:admin (critical) and aws:poweruser (high)
+	// are held for the manager's review; the rest proceeds.
+	sre := ada
+	sre.Team = "SRE"
+	r = h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventMover, Identity: sre}).ID)
+	steps := h.steps(r.ID)
+	if r.Status != gatehouse.RunWaiting || steps["review:aws:poweruser"].Status != gatehouse.StepWaiting || steps["grant:aws:poweruser"].Status != gatehouse.StepPending {
+		t.Fatalf("mover %s: %+v", r.Status, steps)
+	}
+	if steps["grant:github:member"].Status != gatehouse.StepSucceeded {
+		t.Errorf("low-risk addition waited for review: %+v", steps["grant:github:member"])
+	}
+	a, err := h.db.GetApproval(steps["review:aws:poweruser"].Result[resApproval])
+	if err != nil || len(a.Approvers) != 1 || a.Approvers[0] != "grace@example.com" {
+		t.Fatalf("review approval %+v (%v): want the manager", a, err)
+	}
+	if _, err := h.eng.Decide(ctx, a.ID, "grace@example.com", true, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(r.ID)
+	if s, _ := h.db.GetStep(r.ID, "grant:aws:poweruser"); s.Status != gatehouse.StepSucceeded {
+		t.Errorf("reviewed grant %+v", s)
+	}
+}
+
+func TestLeaveOfAbsenceAndReturnKeepGrants(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	ada := person("ada@example.com", "Sales", "", "grace@example.com")
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+	before, _ := h.db.Grants(ada.Key())
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventLeaveOfAbsence, Identity: gatehouse.Identity{Email: ada.Email}}).ID)
+	if r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("leave %s", r.Status)
+	}
+	for _, app := range []string{"okta", "google", "slack"} {
+		if a, _ := h.sims[app].Find(gatehouse.AccountRef{Email: ada.Email}); a.Active {
+			t.Errorf("%s active during leave", app)
+		}
+	}
+	if after, _ := h.db.Grants(ada.Key()); len(after) != len(before) {
+		t.Errorf("leave of absence changed the recorded grants: %d → %d", len(before), len(after))
+	}
+	if id, _ := h.db.GetIdentity(ada.Key()); id.Status != gatehouse.StatusSuspended {
+		t.Errorf("status %s, want suspended", id.Status)
+	}
+	r = h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventReturn, Identity: gatehouse.Identity{Email: ada.Email}}).ID)
+	if r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("return %s", r.Status)
+	}
+	for _, app := range []string{"okta", "google", "slack"} {
+		if a, _ := h.sims[app].Find(gatehouse.AccountRef{Email: ada.Email}); !a.Active {
+			t.Errorf("%s not re-enabled on return", app)
+		}
+	}
+	if id, _ := h.db.GetIdentity(ada.Key()); id.Status != gatehouse.StatusActive {
+		t.Errorf("status %s, want active", id.Status)
+	}
+}
+
+func TestRehireEnablesAndProvisions(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: person("grace@example.com", "Sales", "", "")}).ID)
+	ada := person("ada@example.com", "Sales", "", "grace@example.com")
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventLeaver, Identity: gatehouse.Identity{Email: ada.Email}}).ID)
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventRehire, Identity: ada}).ID)
+	if r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("rehire %s: %+v", r.Status, h.steps(r.ID))
+	}
+	if a, _ := h.sims["okta"].Find(gatehouse.AccountRef{Email: ada.Email}); !a.Active {
+		t.Error("okta not enabled on rehire")
+	}
+	if _, ok := h.sims["google"].Find(gatehouse.AccountRef{Email: ada.Email}); !ok {
+		t.Error("google (deleted on leave) not re-created on rehire")
+	}
+	if n := h.sims["okta"].Effects("ensure_account", ada.Email, ""); n != 1 {
+		t.Errorf("okta account created %d times; a rehire enables the old one", n)
+	}
+}
+
+func TestExhaustedStepEscalatesAndBlocksUntilITCompletes(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	ctx := context.Background()
+	ada := person("ada@example.com", "Sales", "", "grace@example.com")
+	h.sims["slack"].SetFailNext(3, gatehouse.ClassRetryable) // max_attempts: 3
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+	s := h.steps(r.ID)["account:slack"]
+	if r.Status != gatehouse.RunBlocked || s.Status != gatehouse.StepEscalated || s.Attempts != 3 {
+		t.Fatalf("run %s, step %+v", r.Status, s)
+	}
+	task, err := h.db.GetTask(s.Result[resTask])
+	if err != nil || !task.Escalated || task.Assignee != "it@example.com" {
+		t.Fatalf("task %+v (%v)", task, err)
+	}
+	if _, err := h.eng.CompleteTask(ctx, task.ID, "mallory@example.com", true, "trust me"); !errors.Is(err, ErrNotAllowed) {
+		t.Errorf("a stranger closed an IT task: %v", err)
+	}
+	if _, err := h.eng.CompleteTask(ctx, task.ID, "it@example.com", true, "created by hand in the admin console"); err != nil {
+		t.Fatal(err)
+	}
+	if r = h.wait(r.ID); r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("after IT: %s", r.Status)
+	}
+	if _, err := h.db.GetGrant(ada.Key(), "slack", "account"); err != nil {
+		t.Errorf("manual completion not recorded as a grant: %v", err)
+	}
+}
+
+func TestRetryRestartsEscalatedSteps(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	ctx := context.Background()
+	ada := person("ada@example.com", "Sales", "", "grace@example.com")
+	h.sims["slack"].SetFailNext(1, gatehouse.ClassPermanent)
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+	if r.Status != gatehouse.RunBlocked {
+		t.Fatalf("status %s", r.Status)
+	}
+	old := h.steps(r.ID)["account:slack"].Result[resTask]
+	if err := h.eng.Retry(ctx, r.ID, "it@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if r = h.wait(r.ID); r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("after retry: %s", r.Status)
+	}
+	if tk, _ := h.db.GetTask(old); tk.Status != gatehouse.TaskCanceled {
+		t.Errorf("escalation task left %s after retry", tk.Status)
+	}
+	if err := h.eng.Retry(ctx, "r-nope", "it@example.com"); !errors.Is(err, ErrRunNotFound) {
+		t.Errorf("retry of a missing run: %v", err)
+	}
+}
+
+func TestHoldReleaseDiscardAndCancel(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	ctx := context.Background()
+	ada := person("ada@example.com", "Sales", "", "grace@example.com")
+	r := h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}, Hold("42 joiners in one sync"))
+	if r = h.wait(r.ID); r.Status != gatehouse.RunHeld {
+		t.Fatalf("status %s, want held", r.Status)
+	}
+	if n := h.sims["okta"].Effects("ensure_account", ada.Email, ""); n != 0 {
+		t.Fatal("a held run did something")
+	}
+	if err := h.eng.Release(ctx, r.ID, "it@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if r = h.wait(r.ID); r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("released run %s", r.Status)
+	}
+	bob := person("bob@example.com", "Sales", "", "grace@example.com")
+	r2 := h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: bob}, Hold("mass change"))
+	if err := h.eng.Discard(ctx, r2.ID, "it@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if r2 = h.wait(r2.ID); r2.Status != gatehouse.RunCancelled {
+		t.Fatalf("discarded run %s", r2.Status)
+	}
+	if err := h.eng.Cancel(ctx, r2.ID, "it@example.com"); !errors.Is(err, ErrWrongState) {
+		t.Errorf("cancel of a cancelled run: %v", err)
+	}
+	// Cancelling a run waiting on approval withdraws the approval.
+	cat := person("cat@example.com", "Engineering", "SRE", "grace@example.com")
+	r3 := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: cat}).ID)
+	aid := h.steps(r3.ID)["approval:github:admin"].Result[resApproval]
+	if err := h.eng.Cancel(ctx, r3.ID, "it@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.Decide(ctx, aid, "grace@example.com", true, ""); !errors.Is(err, ErrRunCancelled) {
+		t.Errorf("decided on a cancelled run: %v", err)
+	}
+	h.verifyAudit()
+}
+
+func TestNonHumanExpiryNotifiesOwner(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	// The owner receives the bot's resources, so has accounts too.
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: person("ada@example.com", "Sales", "", "")}).ID)
+	bot := gatehouse.Identity{Kind: gatehouse.KindBot, Email: "ci-bot@example.com", Name: "CI bot", Owner: "ada@example.com",
+		Purpose: "deploys", Expiry: gatehouse.Date{Year: 2099, Month: 1, Day: 1}}
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: bot}).ID)
+	// By default an expiry takes effect on the expiry date; here: now.
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventExpiry, Identity: gatehouse.Identity{Email: bot.Email}, EffectiveAt: time.Now()}).ID)
+	if r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("expiry %s (%s): %+v", r.Status, r.Summary, h.steps(r.ID))
+	}
+	if a, _ := h.sims["okta"].Find(gatehouse.AccountRef{Email: bot.Email}); a.Active {
+		t.Error("expired bot still active")
+	}
+	h.notes.mu.Lock()
+	defer h.notes.mu.Unlock()
+	if len(h.notes.reminders) != 1 || h.notes.reminders[0] != "owner_expired:"+r.ID {
+		t.Errorf("owner not notified: %v", h.notes.reminders)
+	}
+}
+
+func TestBadInputIsRefusedWithoutWrites(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	ctx := context.Background()
+	headBefore, _, _ := h.db.AuditHead()
+	cases := []struct {
+		name string
+		ev   gatehouse.Event
+		want error
+	}{
+		{"unknown event", gatehouse.Event{Type: "promotion", Identity: person("a@example.com", "", "", "")}, ErrInvalidEvent},
+		{"invalid joiner", gatehouse.Event{Type: gatehouse.EventJoiner, Identity: gatehouse.Identity{Email: "not-an-email"}}, ErrInvalidEvent},
+		{"unknown leaver", gatehouse.Event{Type: gatehouse.EventLeaver, Identity: gatehouse.Identity{Email: "ghost@example.com"}}, ErrUnknownIdentity},
+		{"unknown mover", gatehouse.Event{Type: gatehouse.EventMover, Identity: person("ghost@example.com", "Sales", "", "")}, ErrUnknownIdentity},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, _, err := h.eng.Submit(ctx, c.ev); !errors.Is(err, c.want) {
+				t.Errorf("err %v, want %v", err, c.want)
+			}
+		})
+	}
+	if head, _, _ := h.db.AuditHead(); head != headBefore {
+		t.Errorf("refused input wrote %d audit entries", head-headBefore)
+	}
+	if runs, _ := h.db.ListRuns(store.RunFilter{}); len(runs) != 0 {
+		t.Errorf("refused input created runs: %+v", runs)
+	}
+	if _, err := h.eng.PlanOffboard(ctx, "ghost@example.com"); !errors.Is(err, ErrUnknownIdentity) {
+		t.Errorf("plan offboard of unknown: %v", err)
+	}
+	if _, err := h.eng.Wait(ctx, "r-nope"); !errors.Is(err, ErrRunNotFound) {
+		t.Errorf("wait for unknown run: %v", err)
+	}
+}
+
+// garbage is a connector that answers nonsense: an account without an id.
+type garbage struct{ gatehouse.Connector }
+
+func (g garbage) EnsureAccount(ctx context.Context, ref gatehouse.AccountRef) (gatehouse.Account, error) {
+	return gatehouse.Account{}, nil
+}
+
+func TestGarbageAnswerIsAFailureNotASuccess(t *testing.T) {
+	cfg := loadConfig(t, cfgPath, nil)
+	h := newHarness(t, cfg)
+	h.close()
+	h.conns["slack"] = garbage{h.sims["slack"]}
+	h.open()
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: person("ada@example.com", "Sales", "", "g@example.com")}).ID)
+	s := h.steps(r.ID)["account:slack"]
+	if r.Status != gatehouse.RunBlocked || s.Status != gatehouse.StepEscalated {
+		t.Fatalf("run %s, step %+v", r.Status, s)
+	}
+	if _, err := h.db.GetGrant("emp:E-ada", "slack", "account"); err == nil {
+		t.Error("garbage recorded as a grant")
+	}
+}
