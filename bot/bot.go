@@ -64,6 +64,7 @@ type Bot struct {
 	dedupe    sync.Map // event_id -> time first seen (fast path before the store)
 	progress  sync.Map // run id -> gatehouse.MessageRef (progress card)
 	pendingRC sync.Map // run id -> *runUpdate (coalesced progress updates)
+	held      sync.Map // batch id -> heldBatch (HR mass changes awaiting IT)
 	syncSem   chan struct{}
 	syncWG    sync.WaitGroup
 

@@ -170,6 +170,8 @@ func (b *Bot) onAction(ctx context.Context, cb slack.InteractionCallback, a slac
 		if err := b.api.updateView(ctx, cards.OnboardModal(m), cb.View.ID, cb.View.Hash); err != nil {
 			b.log.Warn().Err(err).Msg("preview views.update failed")
 		}
+	case cards.ActReleaseHeld, cards.ActDiscardHeld:
+		b.onHeld(ctx, cb, actor, a.Value, a.ActionID == cards.ActReleaseHeld)
 	case cards.ActHomeRefresh:
 		b.publishHome(ctx, actor)
 	case cards.ActOpenRequest:

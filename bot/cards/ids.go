@@ -11,6 +11,8 @@ const (
 	ActKind        = "onboard_kind"
 	ActHomeRefresh = "home_refresh"
 	ActOpenRequest = "access_request_open"
+	ActReleaseHeld = "held_release"
+	ActDiscardHeld = "held_discard"
 
 	CallbackOnboard  = "onboard"
 	CallbackOffboard = "offboard"

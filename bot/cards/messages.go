@@ -448,3 +448,21 @@ func Help() []slack.Block {
 func Notice(text string) []slack.Block {
 	return []slack.Block{section("notice", text)}
 }
+
+// Held renders the mass-change card: what the HR guard held and Release /
+// Discard buttons for IT.
+func Held(m sh.HeldModel) []slack.Block {
+	head := "⏸️ HR changes held for confirmation"
+	if m.Outcome != "" {
+		head = "HR changes " + m.Outcome
+	}
+	text := fmt.Sprintf("*%d leavers and %d movers* from *%s* (%s) were held: %d changes within %s, out of %d people.\n%s",
+		m.Leavers, m.Movers, esc(m.Source), esc(m.Origin), m.InWindow, m.Window, m.Identities, esc(m.Reason))
+	blocks := []slack.Block{header(head), section("held", text), contextMD("meta", fmt.Sprintf("%d runs held · batch %s", m.Runs, esc(m.BatchID)))}
+	if m.Outcome == "" {
+		blocks = append(blocks, slack.NewActionBlock("held_actions",
+			button(ActReleaseHeld, m.BatchID, "Release all", slack.StylePrimary),
+			button(ActDiscardHeld, m.BatchID, "Discard all", slack.StyleDanger)))
+	}
+	return blocks
+}

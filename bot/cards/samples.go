@@ -202,6 +202,8 @@ func Samples() []Sample {
 		m("why_discovered", Why(sh.WhyModel{Identity: ada, Ref: grants[3].Ref(), Grant: &grants[3]})),
 		m("why_none", Why(sh.WhyModel{Identity: ada, Ref: gatehouse.EntitlementRef{App: "aws", Entitlement: "prod-admin"}})),
 		m("help", Help()),
+		m("held_mass_change", Held(sh.HeldModel{BatchID: "r-01JD0100", Source: "bamboohr", Origin: "sync", Leavers: 14, Movers: 2, Identities: 120, InWindow: 16, Window: 24 * time.Hour, Runs: 16, Reason: "more than 10 people in 24h"})),
+		m("held_released", Held(sh.HeldModel{BatchID: "r-01JD0100", Source: "bamboohr", Origin: "sync", Leavers: 14, Movers: 2, Identities: 120, InWindow: 16, Window: 24 * time.Hour, Runs: 16, Outcome: "released by it-admin@example.com"})),
 		v("modal_onboard_empty", OnboardModal(sh.OnboardModel{Form: sh.OnboardForm{Kind: "employee"}})),
 		v("modal_onboard_preview", OnboardModal(sh.OnboardModel{Form: form, Known: true, Preview: &sh.PlanPreview{Identity: ada, Plan: plan}})),
 		v("modal_onboard_errors", OnboardModal(sh.OnboardModel{Form: sh.OnboardForm{Name: "Linus", Kind: "contractor", StartDate: "2026-12-01", EndDate: "2026-11-01"},

@@ -119,3 +119,13 @@ func (r Rules) Plan(ctx context.Context, id gatehouse.Identity, ev gatehouse.Eve
 	}
 	return r.E.Plan(rules.Input{Identity: id, Event: ev, Now: now})
 }
+
+// Release implements Holder.
+func (l Lifecycle) Release(ctx context.Context, runID, by string) error {
+	return mapErr(l.E.Release(ctx, runID, by))
+}
+
+// Discard implements Holder.
+func (l Lifecycle) Discard(ctx context.Context, runID, by string) error {
+	return mapErr(l.E.Discard(ctx, runID, by))
+}

@@ -163,3 +163,18 @@ type HomeModel struct {
 	Tasks    []gatehouse.Task     // manual tasks assigned to the viewer
 	Now      time.Time
 }
+
+// HeldModel is the card asking IT to confirm a mass change the HR guard held.
+type HeldModel struct {
+	BatchID    string // the first held run's id: the buttons' value
+	Source     string
+	Origin     string
+	Leavers    int
+	Movers     int
+	Identities int
+	InWindow   int
+	Window     time.Duration
+	Runs       int
+	Reason     string
+	Outcome    string // "" while waiting; "released by …" / "discarded by …"
+}

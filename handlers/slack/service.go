@@ -910,3 +910,51 @@ func (s *Service) itHome() (*ITHome, error) {
 	}
 	return it, nil
 }
+
+// Holder is implemented by engines that hold runs for confirmation (the
+// HR mass-change guard).
+type Holder interface {
+	Release(ctx context.Context, runID, by string) error
+	Discard(ctx context.Context, runID, by string) error
+}
+
+// DecideHeld releases or discards held runs: the listed ones, or every held
+// run when the list is unknown (after a restart). IT only.
+func (s *Service) DecideHeld(ctx context.Context, actor Actor, runIDs []string, release bool) (int, error) {
+	if !actor.IT {
+		return 0, s.refuse(actor, ErrForbidden, "held", strings.Join(runIDs, ","), "", "Only IT can release or discard held changes.")
+	}
+	h, ok := s.Engine.(Holder)
+	if !ok {
+		return 0, errors.New("the engine cannot release held runs")
+	}
+	if len(runIDs) == 0 {
+		runs, err := s.Store.ListRuns(store.RunFilter{Status: []gatehouse.RunStatus{gatehouse.RunHeld}})
+		if err != nil {
+			return 0, fmt.Errorf("list held runs: %w", err)
+		}
+		for _, r := range runs {
+			runIDs = append(runIDs, r.ID)
+		}
+	}
+	n := 0
+	for _, id := range runIDs {
+		r, err := s.Store.GetRun(id)
+		if err != nil || r.Status != gatehouse.RunHeld {
+			continue
+		}
+		if release {
+			err = h.Release(ctx, id, actor.Email)
+		} else {
+			err = h.Discard(ctx, id, actor.Email)
+		}
+		if err != nil {
+			return n, fmt.Errorf("run %s: %w", id, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return 0, userErr(ErrAlreadyDecided, "These changes were already released or discarded; nothing was changed.")
+	}
+	return n, nil
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/bot"
+	"github.com/gatehousehq/gatehouse/config"
+	"github.com/gatehousehq/gatehouse/connectors"
+	"github.com/gatehousehq/gatehouse/handlers/hr"
+	sh "github.com/gatehousehq/gatehouse/handlers/slack"
+	"github.com/gatehousehq/gatehouse/lifecycle"
+	"github.com/gatehousehq/gatehouse/store"
+	"github.com/rs/zerolog"
+)
+
+func init() {
+	register(command{
+		Name:    "serve",
+		Summary: "run the Slack bot, the lifecycle engine, its scheduler and the HR intake",
+		Usage:   "serve --config FILE [--db FILE] [--simulate]",
+		Run:     runServe,
+	})
+}
+
+// apiURLEnv overrides slack.api_url (GovSlack, a loopback Slack in tests).
+const apiURLEnv = "GATEHOUSE_SLACK_API_URL"
+
+// slackToken resolves one of the Slack tokens: from the config's secret
+// (${ENV} or *_file), else from the conventional environment variable. Its
+// errors say exactly what to set.
+func slackToken(s config.Secret, key, env, prefix, what string) (string, error) {
+	var v string
+	switch {
+	case s.IsSet():
+		val, err := s.Value()
+		if err != nil {
+			return "", fmt.Errorf("set %s (%s…) — slack.%s is %s: %v", env, prefix, key, sourceText(s), err)
+		}
+		v = val
+	default:
+		v = os.Getenv(env)
+		if v == "" {
+			return "", fmt.Errorf("set %s (%s…, the %s) or slack.%s in the config, e.g. `%s: ${%s}`", env, prefix, what, key, key, env)
+		}
+	}
+	if !strings.HasPrefix(v, prefix) {
+		return "", fmt.Errorf("the %s does not start with %s (check %s — slack.%s is %s); see docs/slack.md", what, prefix, env, key, sourceText(s))
+	}
+	return v, nil
+}
+
+func sourceText(s config.Secret) string {
+	src := s.Source()
+	switch {
+	case strings.HasPrefix(src, "env:"):
+		return "${" + strings.TrimPrefix(src, "env:") + "}"
+	case strings.HasPrefix(src, "file:"):
+		return "read from " + strings.TrimPrefix(src, "file:")
+	case src == "":
+		return "not set"
+	}
+	return src
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve --config FILE [--db FILE] [--simulate]", stderr)
+	f := addEngineFlags(fs, false)
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if _, code, ok := parseArgs(fs, args, 0); !ok {
+		return code
+	}
+	level, err := zerolog.ParseLevel(*logLevel)
+	if err != nil {
+		return fail(stderr, "--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	log := zerolog.New(stderr).Level(level).With().Timestamp().Logger()
+
+	cfg, re, err := loadPolicy(f.config)
+	if err != nil {
+		var el config.ErrorList
+		if errors.As(err, &el) {
+			printConfigErrors(stderr, err)
+			return 1
+		}
+		return fail(stderr, "%v", err)
+	}
+	// Check the tokens before touching the database: a typo in the
+	// environment should cost a second, not a lock.
+	appToken, err := slackToken(cfg.Slack.AppToken, "app_token", "SLACK_APP_TOKEN", "xapp-", "app-level token (Socket Mode)")
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	botToken, err := slackToken(cfg.Slack.BotToken, "bot_token", "SLACK_BOT_TOKEN", "xoxb-", "bot token")
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	apiURL := cfg.Slack.APIURL
+	if v := os.Getenv(apiURLEnv); v != "" {
+		apiURL = v
+	}
+
+	path := f.db
+	if path == "" {
+		path = cfg.Store.Path
+	}
+	db, err := store.Open(path, store.Options{Timeout: time.Second})
+	if err != nil {
+		return fail(stderr, "%s", dbErrText(err))
+	}
+	defer db.Close()
+	conns, err := connectors.Build(cfg, connectors.Deps{Logger: log, Tasks: lifecycle.NewTaskStore(db), UserAgent: "gatehouse"}, f.simulate)
+	if err != nil {
+		var el config.ErrorList
+		if errors.As(err, &el) {
+			printConfigErrors(stderr, err)
+			return 1
+		}
+		return fail(stderr, "%v", err)
+	}
+
+	svc := &sh.Service{Store: db, Config: cfg, Planner: sh.Rules{E: re}}
+	b, err := bot.New(bot.Config{
+		AppToken: appToken, BotToken: botToken, APIURL: apiURL,
+		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR,
+		Log: log.With().Str("component", "slack").Logger(),
+	}, svc)
+	if err != nil {
+		return fail(stderr, "%v", err)
+	}
+	eng, err := lifecycle.New(lifecycle.Options{Store: db, Config: cfg, Rules: re, Connectors: conns,
+		Notifier: b.Notifier(), Logger: log.With().Str("component", "engine").Logger()})
+	if err != nil {
+		b.Close()
+		return fail(stderr, "%v", err)
+	}
+	svc.Engine = sh.Lifecycle{E: eng}
+	if err := eng.Start(ctx); err != nil {
+		b.Close()
+		return fail(stderr, "start engine: %v", err)
+	}
+	defer eng.Close()
+
+	intake, err := hr.New(hr.Options{Config: cfg, Store: db, Submitter: hr.EngineSubmitter(eng),
+		Notifier: b.HRNotifier(cfg.HR.NotifyChannel), Logger: log.With().Str("component", "hr").Logger()})
+	if err != nil {
+		var el config.ErrorList
+		if errors.As(err, &el) {
+			printConfigErrors(stderr, err)
+			b.Close()
+			return 1
+		}
+		b.Close()
+		return fail(stderr, "hr intake: %v", err)
+	}
+	if err := intake.Start(ctx); err != nil {
+		b.Close()
+		return fail(stderr, "hr intake: %v", err)
+	}
+	defer intake.Close()
+
+	// Expired Slack dedupe keys are purged hourly; the goroutine is owned
+	// here and waited for before the store closes.
+	pctx, stopPurge := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case now := <-t.C:
+				if _, err := db.PurgeExpiredDedupe(now); err != nil {
+					log.Warn().Err(err).Msg("purge dedupe keys")
+				}
+			}
+		}
+	}()
+	defer wg.Wait()
+	defer stopPurge()
+
+	mode := "live"
+	if f.simulate {
+		mode = "simulated connectors"
+	}
+	log.Info().Str("config", f.config).Str("db", path).Str("mode", mode).Str("hr_listen", intake.Addr()).Msg("gatehouse serving")
+	if err := b.Run(ctx); err != nil {
+		if errors.Is(err, bot.ErrAuth) {
+			return fail(stderr, "%v — Slack refused the token: reinstall the app or copy fresh tokens into SLACK_BOT_TOKEN / SLACK_APP_TOKEN (see docs/slack.md)", err)
+		}
+		return fail(stderr, "slack: %v", err)
+	}
+	fmt.Fprintln(stdout, "gatehouse: stopped")
+	return 0
+}
