@@ -79,9 +79,11 @@ func (e *Engine) storeTrouble(o outcome, err error) outcome {
 	return o
 }
 
+// removal kinds count NotFound as done: what should be gone is gone (and
+// an account that is gone owns nothing left to transfer).
 func removal(k gatehouse.StepKind) bool {
 	switch k {
-	case gatehouse.StepRevoke, gatehouse.StepDisable, gatehouse.StepDelete, gatehouse.StepRevokeSessions:
+	case gatehouse.StepRevoke, gatehouse.StepDisable, gatehouse.StepDelete, gatehouse.StepRevokeSessions, gatehouse.StepTransferOwnership:
 		return true
 	}
 	return false
