@@ -57,6 +57,8 @@ type benchEnv struct {
 	sims  map[string]*simulated.Connector
 	conns map[string]gatehouse.Connector
 	eng   *Engine
+	// notifier, when set before engine(), receives the engine's notifications.
+	notifier Notifier
 }
 
 func newBenchEnv(tb testing.TB, dir string, cfg *config.Config, sim func(app string) simulated.Options, sync bool) *benchEnv {
@@ -83,7 +85,11 @@ func newBenchEnv(tb testing.TB, dir string, cfg *config.Config, sim func(app str
 }
 
 func (env *benchEnv) engine(tb testing.TB) *Engine {
-	eng, err := New(Options{Store: env.db, Config: env.cfg, Rules: env.rules, Connectors: env.conns, Logger: zerolog.Nop()})
+	var n Notifier = NopNotifier{}
+	if env.notifier != nil {
+		n = env.notifier
+	}
+	eng, err := New(Options{Store: env.db, Config: env.cfg, Rules: env.rules, Connectors: env.conns, Logger: zerolog.Nop(), Notifier: n})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -255,6 +261,8 @@ func BenchmarkResume1000(b *testing.B) {
 		wg.Wait()
 		// The engine was never started: 1,000 unfinished runs in the file.
 		env.eng.Close()
+		resumed := &resumeCounter{want: runs, done: make(chan struct{})}
+		env.notifier = resumed
 		env.eng = env.engine(b)
 		b.StartTimer()
 		start := time.Now()
@@ -262,6 +270,8 @@ func BenchmarkResume1000(b *testing.B) {
 			b.Fatal(err)
 		}
 		startTook := time.Since(start)
+		<-resumed.done
+		resumedTook := time.Since(start)
 		for _, id := range ids {
 			if r, err := env.eng.Wait(ctx, id); err != nil || r.Status != gatehouse.RunSucceeded {
 				b.Fatalf("run %s: %s %v", id, r.Status, err)
@@ -270,9 +280,12 @@ func BenchmarkResume1000(b *testing.B) {
 		took := time.Since(start)
 		b.StopTimer()
 		b.ReportMetric(took.Seconds(), "s_to_finish_all")
+		b.ReportMetric(resumedTook.Seconds(), "s_to_resume_all")
 		b.ReportMetric(startTook.Seconds()*1000, "ms_in_Start")
-		if took > 2*time.Second {
-			b.Errorf("resuming %d runs took %v (limit 2s)", runs, took)
+		b.Logf("%d runs: Start returned after %v, every run executing after %v, all finished after %v",
+			runs, startTook.Round(time.Millisecond), resumedTook.Round(time.Millisecond), took.Round(time.Millisecond))
+		if resumedTook > 2*time.Second {
+			b.Errorf("resuming %d runs took %v (limit 2s)", runs, resumedTook)
 		}
 		env.close()
 		b.StartTimer()
@@ -335,6 +348,18 @@ func memoryFootprint(tb testing.TB, identities, grantsEach int) (heap uint64, rs
 			tb.Fatal(err)
 		}
 	}
+	// And a full scan, as a digest or an access review would do: every
+	// grant page of the file is then mapped in.
+	n := 0
+	if err := env.db.EachGrant(func(gatehouse.Grant) error { n++; return nil }); err != nil {
+		tb.Fatal(err)
+	}
+	if n != identities*grantsEach {
+		tb.Fatalf("%d grants stored, want %d", n, identities*grantsEach)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "bench.db")); err == nil {
+		tb.Logf("%d identities, %d grants: database file %d MB", identities, n, fi.Size()>>20)
+	}
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -357,4 +382,31 @@ func vmRSS() uint64 {
 		}
 	}
 	return 0
+}
+
+// resumeCounter closes done once want distinct runs have been reported
+// running (their driver has dispatched their first steps).
+type resumeCounter struct {
+	NopNotifier
+	mu   sync.Mutex
+	seen map[string]bool
+	want int
+	done chan struct{}
+}
+
+func (c *resumeCounter) RunChanged(_ context.Context, r gatehouse.Run, _ []gatehouse.Step) {
+	if r.Status != gatehouse.RunRunning && !r.Status.Terminal() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[string]bool{}
+	}
+	if !c.seen[r.ID] {
+		c.seen[r.ID] = true
+		if len(c.seen) == c.want {
+			close(c.done)
+		}
+	}
 }
