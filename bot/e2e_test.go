@@ -25,7 +25,8 @@ import (
 // harness runs the whole bot against the loopback Slack with the real
 // store, rules engine and lifecycle engine (simulated connectors).
 type harness struct {
-	t    *testing.T
+	t    testing.TB
+	svc  *sh.Service
 	srv  *slacktest.Server
 	db   *store.DB
 	eng  *lifecycle.Engine
@@ -41,7 +42,7 @@ var people = []gatehouse.Identity{
 	{Email: "it-lead@example.com", Name: "Ida IT", Department: "IT", Status: gatehouse.StatusActive},
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -103,7 +104,7 @@ func newHarness(t *testing.T) *harness {
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.eng, h.bot = eng, b
+	h.eng, h.bot, h.svc = eng, b, svc
 	rctx, stop := context.WithCancel(context.Background())
 	go func() { h.done <- b.Run(rctx) }()
 	t.Cleanup(func() {

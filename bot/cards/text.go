@@ -41,9 +41,10 @@ func clip(s string, n int) string {
 
 // esc escapes the three characters Slack's mrkdwn treats as control
 // characters, so names and reasons cannot inject mentions or links.
-func esc(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-}
+func esc(s string) string { return mrkdwnEscaper.Replace(s) }
+
+// Built once: a Replacer compiles its tables on first use.
+var mrkdwnEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 func plain(s string, n int) *slack.TextBlockObject {
 	return slack.NewTextBlockObject(slack.PlainTextType, clip(s, n), false, false)
