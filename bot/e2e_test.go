@@ -470,3 +470,91 @@ func TestAccessAndHome(t *testing.T) {
 		t.Errorf("IT admin's Home lacks the IT section")
 	}
 }
+
+func requestValues(ent, dur, why string) map[string]map[string]slacktest.InputValue {
+	return map[string]map[string]slacktest.InputValue{
+		sh.FieldEntitlement:   {cards.InputAction: {Type: "static_select", SelectedOption: ent}},
+		sh.FieldDuration:      {cards.InputAction: {Type: "static_select", SelectedOption: dur}},
+		sh.FieldJustification: in(why),
+	}
+}
+
+// TestAccessRequestStory: /access request → modal → manager's card; the
+// requester cannot approve their own request; a denial asks for a reason
+// and tells the requester; a network drop mid-story reconnects; a second
+// request is approved into a grant that expires by itself.
+func TestAccessRequestStory(t *testing.T) {
+	h := newHarness(t)
+	bob, _ := h.db.IdentityByEmail("bob@example.com")
+
+	request := func() (gatehouse.Run, slacktest.Message) {
+		h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", Text: "request", UserID: "U0BOB", ChannelID: "C0IT"}))
+		v := h.waitView("U0BOB", cards.CallbackRequest)
+		ack := h.acked(h.srv.SendViewSubmission("U0BOB", v.ID, requestValues("aws:poweruser", "7d", "short")))
+		if !strings.Contains(string(ack.Payload), sh.FieldJustification) {
+			t.Fatalf("short justification accepted: %s", ack.Payload)
+		}
+		before := len(h.srv.Messages("DU0GRACE"))
+		h.acked(h.srv.SendViewSubmission("U0BOB", v.ID, requestValues("aws:poweruser", "7d", "Payments on-call rotation starts Monday")))
+		deadline := time.Now().Add(10 * time.Second)
+		for len(h.srv.Messages("DU0GRACE")) == before && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		msgs := h.srv.Messages("DU0GRACE")
+		if len(msgs) == before {
+			t.Fatal("no approval card for the request")
+		}
+		card := msgs[len(msgs)-1]
+		a, err := h.db.GetApproval(approvalID(t, card))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, _ := h.db.GetRun(a.RunID)
+		return run, card
+	}
+
+	run1, card := request()
+	id := approvalID(t, card)
+	// The requester clicks a forwarded card: self-approval is refused.
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0BOB", Channel: "DU0GRACE", MessageTS: card.TS, ActionID: cards.ActApprove, Value: id}))
+	h.waitResponse("cannot approve your own access")
+
+	// The network drops; the bot reconnects by itself.
+	h.srv.DropConnection()
+	ctx, cancel := context.WithTimeout(h.ctx, 20*time.Second)
+	if err := h.srv.WaitConnectCount(ctx, 2); err != nil {
+		t.Fatalf("no reconnect after a drop: %v", err)
+	}
+	cancel()
+
+	// Deny asks for a reason.
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0GRACE", Channel: "DU0GRACE", MessageTS: card.TS, ActionID: cards.ActDeny, Value: id}))
+	dv := h.waitView("U0GRACE", cards.CallbackDeny)
+	ack := h.acked(h.srv.SendViewSubmission("U0GRACE", dv.ID, map[string]map[string]slacktest.InputValue{sh.FieldReason: in("  ")}))
+	if !strings.Contains(string(ack.Payload), sh.FieldReason) {
+		t.Fatalf("denial without a reason accepted: %s", ack.Payload)
+	}
+	h.acked(h.srv.SendViewSubmission("U0GRACE", dv.ID, map[string]map[string]slacktest.InputValue{sh.FieldReason: in("Use readonly until the training")}))
+	h.waitMessage("DU0GRACE", "Access denied", id)
+	h.waitMessage("DU0BOB", "was denied")
+	if r := h.settle(run1.ID); r.Status == gatehouse.RunRunning {
+		t.Fatalf("denied request still running")
+	}
+	if g, err := h.db.GetGrant(bob.Key(), "aws", "poweruser"); err == nil && g.Active(time.Now()) {
+		t.Fatal("denied access was granted")
+	}
+
+	run2, card2 := request()
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0GRACE", Channel: "DU0GRACE", MessageTS: card2.TS, ActionID: cards.ActApprove, Value: approvalID(t, card2)}))
+	if r := h.settle(run2.ID); r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("approved request ended %s", r.Status)
+	}
+	g, err := h.db.GetGrant(bob.Key(), "aws", "poweruser")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.ExpiresAt.IsZero() || g.ExpiresAt.After(time.Now().Add(7*24*time.Hour+time.Minute)) {
+		t.Errorf("grant expiry %v, want about 7 days from now", g.ExpiresAt)
+	}
+	h.waitMessage("DU0BOB", "was approved")
+}

@@ -294,8 +294,47 @@ func (n *Notifier) Reminder(ctx context.Context, kind, id string) {
 				_ = b.api.update(ctx, ref, cards.TaskText(m), cards.Task(m))
 				_, _ = b.api.post(ctx, ref.Channel, "Reminder: a manual task is waiting for you (see the card above).", nil)
 			}
+		case "grant_expiry":
+			b.remindGrantExpiry(ctx, id)
+		case "owner_expired":
+			run, err := b.svc.Store.GetRun(id)
+			if err != nil {
+				return
+			}
+			who := b.subject(run.IdentityKey, run.Event.Identity)
+			if who.Owner == "" {
+				return
+			}
+			if uid, err := b.dir.UserIDOf(ctx, who.Owner); err == nil {
+				b.dmText(ctx, uid, fmt.Sprintf("%s, which you own, has expired: its access is being removed (run %s). Register it again if it is still needed.", nameOf(who), run.ID))
+			}
 		default:
 			b.log.Info().Str("kind", kind).Str("id", id).Msg("reminder of a kind the bot does not render")
 		}
 	}, nil)
+}
+
+// remindGrantExpiry tells a grant's holder that it ends soon. The job id is
+// "grant_remind:IDENTITY|APP|ENTITLEMENT" (lifecycle's scheduler).
+func (b *Bot) remindGrantExpiry(ctx context.Context, jobID string) {
+	_, key, _ := strings.Cut(jobID, ":")
+	parts := strings.Split(key, "|")
+	if len(parts) != 3 {
+		b.log.Warn().Str("job", jobID).Msg("grant reminder with an unexpected id")
+		return
+	}
+	g, err := b.svc.Store.GetGrant(parts[0], parts[1], parts[2])
+	if err != nil || !g.RevokedAt.IsZero() {
+		return
+	}
+	who := b.subject(g.Identity, gatehouse.Identity{})
+	if who.Email == "" {
+		return
+	}
+	uid, err := b.dir.UserIDOf(ctx, who.Email)
+	if err != nil {
+		return
+	}
+	b.dmText(ctx, uid, fmt.Sprintf("Your access to `%s` ends %s. If you still need it, ask again with `/access request`.",
+		g.Ref(), g.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")))
 }
