@@ -172,11 +172,11 @@ func BenchmarkOffboard40Apps(b *testing.B) {
 // violations). The floor is the busiest app's calls beyond its burst divided
 // by its rate; the bar is 1.1 × the floor and zero violations.
 func BenchmarkRateLimited(b *testing.B) {
-	people, apps, rate, burst := 500, 40, 100.0, 10
+	people, apps, rate, burst := 500, 40, 50.0, 10
 	if testing.Short() {
 		people, rate = 100, 100
 	}
-	cfg := benchConfig(b, apps, "{workers: 512}", fmt.Sprintf("{per_second: %v, burst: %d, concurrency: 32}", rate, burst))
+	cfg := benchConfig(b, apps, "{workers: 512}", fmt.Sprintf("{per_second: %v, burst: %d, concurrency: 16}", rate, burst))
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		env := newBenchEnv(b, b.TempDir(), cfg, func(string) simulated.Options {
@@ -207,6 +207,11 @@ func BenchmarkRateLimited(b *testing.B) {
 		}
 		took := time.Since(start)
 		b.StopTimer()
+		for _, app := range []string{"app00", "app01", "app39"} {
+			if ops := env.sims[app].Ops(); len(ops) > 0 {
+				b.Logf("%s: %d ops from %v to %v", app, len(ops), ops[0].Time.Sub(start).Round(time.Millisecond), ops[len(ops)-1].Time.Sub(start).Round(time.Millisecond))
+			}
+		}
 		var violations int64
 		calls := perApp * apps
 		for _, c := range env.sims {

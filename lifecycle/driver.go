@@ -382,9 +382,15 @@ func (d *driver) updateStatus(stepsChanged bool) error {
 	if i, ok := d.index[evidenceStep]; ok && d.steps[i].Status == gatehouse.StepSucceeded {
 		summary = d.steps[i].Result["summary"]
 	}
-	if st == d.run.Status && summary == d.run.Summary {
-		if stepsChanged {
-			e.notify.RunChanged(e.ctx, d.run, d.snapshot())
+	if (st == d.run.Status || (st == gatehouse.RunRunning && d.run.Status == gatehouse.RunPending)) && summary == d.run.Summary {
+		// Pending → running is not written: a run in the store is pending
+		// until it settles, whether queued or executing (the live status
+		// goes to the notifier). At 500 runs starting at once those writes
+		// would sit in front of the first connector call.
+		if stepsChanged || st != d.run.Status {
+			live := d.run
+			live.Status = st
+			e.notify.RunChanged(e.ctx, live, d.snapshot())
 			e.changed(d.runID)
 		}
 		return nil

@@ -86,12 +86,13 @@ type tokenBucket struct {
 }
 
 // Pacing margins. Requests we space exactly at the vendor's limit reach the
-// vendor with jitter (scheduling, network), and two that arrive closer than
-// we sent them look like a burst. So we pace at a slightly lower rate and keep
-// half the vendor's burst in reserve to absorb that compression.
+// vendor with jitter (scheduling, network, the vendor's own queueing), and
+// requests that arrive closer than we sent them look like a burst. So we pace
+// at a slightly lower rate and use only a quarter of the vendor's burst,
+// keeping the rest in reserve to absorb that compression.
 const (
-	rateMargin = 0.98
-	burstShare = 0.5
+	rateMargin = 0.99
+	burstShare = 0.25
 )
 
 func newTokenBucket(perSecond float64, burst int, now time.Time) *tokenBucket {
