@@ -61,6 +61,7 @@ type Bot struct {
 	now    func() time.Time
 
 	queue     *queue
+	cardQueue *queue
 	dedupe    sync.Map // event_id -> time first seen (fast path before the store)
 	progress  sync.Map // run id -> gatehouse.MessageRef (progress card)
 	pendingRC sync.Map // run id -> *runUpdate (coalesced progress updates)
@@ -115,6 +116,10 @@ func New(cfg Config, svc *sh.Service) (*Bot, error) {
 	// The queue exists before Run so that notifications from an engine
 	// resuming runs at start-up are not lost; Run (or Close) drains it.
 	b.queue = newQueue(context.Background(), cfg.Workers, cfg.QueueDepth, cfg.JobTimeout, cfg.Log)
+	// Channel cards (progress, HR notices) are paced at about one post a
+	// second per channel; they get their own lane so that a burst of runs
+	// waiting for IT-channel slots never delays an approver's DM or a modal.
+	b.cardQueue = newQueue(context.Background(), 2, cfg.QueueDepth*4, 10*time.Minute, cfg.Log)
 	b.dir = newDirectory(b.api, cfg.IT, cfg.HR)
 	if svc != nil {
 		if svc.Directory == nil {
@@ -136,6 +141,7 @@ func (b *Bot) Close() {
 	b.closeOnce.Do(func() {
 		b.syncWG.Wait()
 		b.queue.close()
+		b.cardQueue.close()
 	})
 }
 
@@ -334,7 +340,11 @@ func envelopeID(raw []byte) string {
 // enqueue hands work to the queue; when it is full for a moment, onFull
 // tells the user instead of blocking the receive loop.
 func (b *Bot) enqueue(key, name string, fn func(context.Context), onFull func()) {
-	err := b.queue.push(job{key: key, name: name, fn: fn}, 50*time.Millisecond)
+	b.enqueueOn(b.queue, key, name, fn, onFull)
+}
+
+func (b *Bot) enqueueOn(q *queue, key, name string, fn func(context.Context), onFull func()) {
+	err := q.push(job{key: key, name: name, fn: fn}, 50*time.Millisecond)
 	switch {
 	case err == nil:
 		return

@@ -108,6 +108,15 @@ func newHarness(t testing.TB) *harness {
 	rctx, stop := context.WithCancel(context.Background())
 	go func() { h.done <- b.Run(rctx) }()
 	t.Cleanup(func() {
+		// Every Web API call the bot made must have been valid: slacktest
+		// refuses blocks over Block Kit's limits, bad arguments, and so on.
+		for _, c := range srv.Calls("") {
+			switch c.Error {
+			case "", "users_not_found", "user_not_found", "ratelimited":
+			default:
+				t.Errorf("Web API %s failed with %s", c.Method, c.Error)
+			}
+		}
 		stop()
 		select {
 		case err := <-h.done:

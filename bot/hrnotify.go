@@ -37,7 +37,7 @@ func (n *HRNotifier) post(key, text string, blocks []slack.Block) {
 	if n.channel == "" {
 		return
 	}
-	b.enqueue(key, "hr notice", func(ctx context.Context) {
+	b.enqueueOn(b.cardQueue, key, "hr notice", func(ctx context.Context) {
 		if _, err := b.api.post(ctx, n.channel, text, blocks); err != nil {
 			b.log.Warn().Err(err).Msg("post HR notice")
 		}

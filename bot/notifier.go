@@ -48,7 +48,7 @@ func (n *Notifier) RunChanged(ctx context.Context, run gatehouse.Run, steps []ga
 	if queued {
 		return
 	}
-	b.enqueue("run:"+run.ID, "progress", func(ctx context.Context) {
+	b.enqueueOn(b.cardQueue, "run:"+run.ID, "progress", func(ctx context.Context) {
 		u.mu.Lock()
 		r, s := u.run, u.steps
 		u.queued = false
