@@ -290,3 +290,55 @@ func TestGarbageAnswerIsAFailureNotASuccess(t *testing.T) {
 		t.Error("garbage recorded as a grant")
 	}
 }
+
+func TestLeaverSupersedesOpenRunsOfTheIdentity(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil))
+	ctx := context.Background()
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: person("grace@example.com", "Engineering", "", "")}).ID)
+	ada := person("ada@example.com", "Engineering", "SRE", "grace@example.com")
+	j := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+	if j.Status != gatehouse.RunWaiting {
+		t.Fatalf("joiner %s, want waiting on the critical grant's approval", j.Status)
+	}
+	aid := h.steps(j.ID)["approval:github:admin"].Result[resApproval]
+	l := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventLeaver, Identity: gatehouse.Identity{Email: ada.Email}}).ID)
+	if j, _ = h.db.GetRun(j.ID); j.Status != gatehouse.RunCancelled {
+		t.Fatalf("joiner %s after the leaver started, want cancelled", j.Status)
+	}
+	// The pending approval went with it: approving now grants nothing.
+	if _, err := h.eng.Decide(ctx, aid, "grace@example.com", true, ""); !errors.Is(err, ErrRunCancelled) {
+		t.Errorf("decide after supersede: %v", err)
+	}
+	if n := h.sims["github"].Effects("grant", ada.Email, "admin"); n != 0 {
+		t.Errorf("github:admin granted to a leaver")
+	}
+	if l.Status != gatehouse.RunWaiting { // rotation task for aws (high)
+		t.Errorf("leaver %s", l.Status)
+	}
+}
+
+func TestLeaverPreemptsARetryingJoiner(t *testing.T) {
+	cfg := loadConfig(t, cfgPath, nil)
+	cfg.Engine.MaxAttempts = 100
+	cfg.Engine.BackoffBase = time.Hour // the joiner would wait for hours
+	cfg.Engine.BackoffMax = time.Hour
+	h := newHarness(t, cfg)
+	ada := person("ada@example.com", "Sales", "", "grace@example.com")
+	h.sims["slack"].SetFailNext(1, gatehouse.ClassRetryable)
+	j := h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada})
+	eventually(t, "the joiner to back off", func() bool {
+		s, _ := h.db.GetStep(j.ID, "account:slack")
+		return s.Status == gatehouse.StepRetrying
+	})
+	start := time.Now()
+	l := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventLeaver, Identity: gatehouse.Identity{Email: ada.Email}, EffectiveAt: time.Now()}).ID)
+	if l.Status.Terminal() && l.Status != gatehouse.RunSucceeded || time.Since(start) > 5*time.Second {
+		t.Fatalf("leaver %s after %v", l.Status, time.Since(start))
+	}
+	if j, _ = h.db.GetRun(j.ID); j.Status != gatehouse.RunCancelled {
+		t.Errorf("joiner %s, want cancelled", j.Status)
+	}
+	if a, _ := h.sims["okta"].Find(gatehouse.AccountRef{Email: ada.Email}); a.Active {
+		t.Error("okta left active")
+	}
+}

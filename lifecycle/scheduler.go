@@ -147,6 +147,7 @@ func (e *Engine) runJob(j store.Job) error {
 		case err != nil:
 			return err
 		}
+		e.preempt(r)
 		e.kick(r.ID, r.IdentityKey)
 		e.changed(r.ID)
 		return nil

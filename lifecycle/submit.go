@@ -142,6 +142,7 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 			return created, true, err
 		}
 	case gatehouse.RunPending:
+		e.preempt(created)
 		e.kick(created.ID, created.IdentityKey)
 	}
 	e.notify.RunChanged(e.ctx, created, nil)
@@ -268,6 +269,18 @@ func (e *Engine) beginRun(run gatehouse.Run) error {
 	return e.supersede(run)
 }
 
+// preempt lets a leaver-like run that is due now supersede the identity's
+// other open runs before it queues behind them: a joiner stuck retrying must
+// not delay closing access.
+func (e *Engine) preempt(r gatehouse.Run) {
+	if !r.Event.Type.Removes() {
+		return
+	}
+	if err := e.supersede(r); err != nil {
+		e.log.Error().Err(err).Str("run", r.ID).Msg("supersede open runs")
+	}
+}
+
 // supersede cancels the identity's other open runs when a leaver starts.
 func (e *Engine) supersede(run gatehouse.Run) error {
 	t := run.Event.Type
@@ -354,6 +367,7 @@ func (e *Engine) Release(ctx context.Context, runID, by string) error {
 	if r.Status == gatehouse.RunScheduled {
 		return e.scheduleRunStart(r)
 	}
+	e.preempt(r)
 	e.kick(r.ID, r.IdentityKey)
 	e.changed(r.ID)
 	return nil
