@@ -168,6 +168,14 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a gatehouse.Approval) 
 			}
 			refs = append(refs, ref)
 		}
+		if a.Escalations > 0 {
+			// Cards already out show the escalation too.
+			for _, ref := range a.Messages {
+				if err := b.api.update(ctx, ref, text, blocks); err != nil {
+					b.log.Warn().Err(err).Str("approval", a.ID).Msg("update escalated approval card")
+				}
+			}
+		}
 		if len(refs) == 0 {
 			return
 		}

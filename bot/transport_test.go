@@ -198,3 +198,55 @@ func FuzzInteractionPayload(f *testing.F) {
 		}
 	})
 }
+
+// TestEscalationPostsOnlyToNewApprovers: when the engine adds approvers
+// (escalation to the next manager up, then IT), only they get a new card;
+// the cards already out are edited to show the escalation.
+func TestEscalationPostsOnlyToNewApprovers(t *testing.T) {
+	b, srv, db := startBot(t, slacktest.Config{Users: []slacktest.User{
+		{ID: "U0GRACE", Name: "grace", Email: "grace@example.com"}, {ID: "U0VP", Name: "vp", Email: "vp@example.com"}}})
+	a, err := db.PutApproval(gatehouse.Approval{ID: "a-esc", IdentityKey: "ada@example.com", Requester: "ada@example.com",
+		Approvers: []string{"grace@example.com"}, Required: 1, Status: gatehouse.ApprovalPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	b.Notifier().ApprovalRequested(ctx, a)
+	first, err := srv.WaitForMessage(ctx, "DU0GRACE", func(m slacktest.Message) bool { return strings.Contains(string(m.Blocks), "a-esc") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, func() bool { x, _ := db.GetApproval("a-esc"); return len(x.Messages) == 1 }); err != nil {
+		t.Fatal("card ref not recorded")
+	}
+	a, err = db.UpdateApproval("a-esc", func(x *gatehouse.Approval) error {
+		x.Escalations++
+		x.Approvers = append(x.Approvers, "vp@example.com")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Notifier().ApprovalRequested(ctx, a)
+	if _, err := srv.WaitForMessage(ctx, "DU0VP", func(m slacktest.Message) bool { return strings.Contains(string(m.Blocks), "Escalated") }); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, func() bool { m, _ := srv.Message(first.Channel, first.TS); return m.Edits > 0 }); err != nil {
+		t.Fatal("first approver's card not edited")
+	}
+	if n := len(srv.Messages("DU0GRACE")); n != 1 {
+		t.Errorf("first approver got %d cards, want 1", n)
+	}
+}
+
+func waitFor(ctx context.Context, cond func() bool) error {
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
