@@ -198,6 +198,14 @@ func TestHoldReleaseDiscardAndCancel(t *testing.T) {
 	if err := h.eng.Cancel(ctx, r2.ID, "it@example.com"); !errors.Is(err, ErrWrongState) {
 		t.Errorf("cancel of a cancelled run: %v", err)
 	}
+	// Submitting the same event again after a cancellation is a new attempt.
+	again, created, err := h.eng.Submit(ctx, gatehouse.Event{Type: gatehouse.EventJoiner, Identity: bob, Actor: gatehouse.Actor{Kind: gatehouse.ActorHR, ID: "t"}})
+	if err != nil || !created || again.ID == r2.ID {
+		t.Fatalf("resubmit after cancel: %v created=%v id=%s", err, created, again.ID)
+	}
+	if again = h.wait(again.ID); again.Status != gatehouse.RunSucceeded {
+		t.Fatalf("resubmitted run %s", again.Status)
+	}
 	// Cancelling a run waiting on approval withdraws the approval.
 	cat := person("cat@example.com", "Engineering", "SRE", "grace@example.com")
 	r3 := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: cat}).ID)

@@ -64,16 +64,27 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = now
 	}
-	if ev.DedupeKey == "" {
+	explicitKey := ev.DedupeKey != ""
+	if !explicitKey {
 		ev.DedupeKey = defaultDedupeKey(ev, e.cfg.Location())
+	}
+	for n := 2; ; n++ {
+		r, err := e.db.RunByDedupeKey(ev.DedupeKey)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return gatehouse.Run{}, false, err
+		}
+		if explicitKey || r.Status != gatehouse.RunCancelled {
+			return r, false, nil
+		}
+		// The same event on the same day after someone cancelled the
+		// first run is a deliberate second attempt, not a duplicate.
+		ev.DedupeKey = defaultDedupeKey(ev, e.cfg.Location()) + "#" + strconv.Itoa(n)
 	}
 	if ev.ID == "" {
 		ev.ID = ev.DedupeKey
-	}
-	if r, err := e.db.RunByDedupeKey(ev.DedupeKey); err == nil {
-		return r, false, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return gatehouse.Run{}, false, err
 	}
 	var plan *gatehouse.Plan
 	switch ev.Type {
