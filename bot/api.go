@@ -95,7 +95,22 @@ func (a *api) retry(ctx context.Context, what string, call func() error) error {
 	}
 }
 
+// maxMessageBlocks is Slack's per-message limit. Renderers stay under it;
+// this is the last guard, so a renderer bug shows a shortened card instead
+// of Slack refusing the message (invalid_blocks) and the card going missing.
+const maxMessageBlocks = 50
+
+func capMessage(blocks []slack.Block) []slack.Block {
+	if len(blocks) <= maxMessageBlocks {
+		return blocks
+	}
+	more := len(blocks) - maxMessageBlocks + 1
+	return append(blocks[:maxMessageBlocks-1:maxMessageBlocks-1], slack.NewContextBlock("truncated",
+		slack.NewTextBlockObject(slack.MarkdownType, fmt.Sprintf("_…%d more blocks not shown_", more), false, false)))
+}
+
 func msgOpts(text string, blocks []slack.Block) []slack.MsgOption {
+	blocks = capMessage(blocks)
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
 	if len(blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))

@@ -250,3 +250,23 @@ func waitFor(ctx context.Context, cond func() bool) error {
 	}
 	return nil
 }
+
+func TestCapMessage(t *testing.T) {
+	var blocks []slack.Block
+	for i := 0; i < 70; i++ {
+		blocks = append(blocks, slack.NewDividerBlock())
+	}
+	raw, err := json.Marshal(capMessage(blocks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := slacktest.ValidateMessageBlocks(raw); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if !strings.Contains(string(raw), "21 more blocks") {
+		t.Fatalf("no note: %s", raw)
+	}
+	if got := capMessage(blocks[:3]); len(got) != 3 {
+		t.Fatalf("short message changed: %d", len(got))
+	}
+}
