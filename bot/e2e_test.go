@@ -15,6 +15,7 @@ import (
 	"github.com/gatehousehq/gatehouse/bot/slacktest"
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/connectors/simulated"
+	"github.com/gatehousehq/gatehouse/handlers/hr"
 	sh "github.com/gatehousehq/gatehouse/handlers/slack"
 	"github.com/gatehousehq/gatehouse/lifecycle"
 	"github.com/gatehousehq/gatehouse/rules"
@@ -566,4 +567,39 @@ func TestAccessRequestStory(t *testing.T) {
 		t.Errorf("grant expiry %v, want about 7 days from now", g.ExpiresAt)
 	}
 	h.waitMessage("DU0BOB", "was approved")
+}
+
+// TestHeldMassChange: the HR guard held a batch of leavers; the IT channel
+// gets a card; a non-IT click is refused; IT releases and the runs go on.
+func TestHeldMassChange(t *testing.T) {
+	h := newHarness(t)
+	var ids []string
+	for _, email := range []string{"bob@example.com", "mallory@example.com"} {
+		id, _ := h.db.IdentityByEmail(email)
+		r, _, err := h.eng.Submit(h.ctx, gatehouse.Event{Type: gatehouse.EventLeaver, Identity: id, Source: "hr:test",
+			Actor: gatehouse.Actor{Kind: gatehouse.ActorHR, ID: "test"}}, lifecycle.Hold("mass change"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != gatehouse.RunHeld {
+			t.Fatalf("run %s is %s, want held", r.ID, r.Status)
+		}
+		ids = append(ids, r.ID)
+	}
+	if err := h.bot.HRNotifier("").MassChangeHeld(h.ctx, hr.MassChange{Source: "bamboohr", Origin: "sync", Leavers: 2, Identities: 4, InWindow: 2, Window: time.Hour, RunIDs: ids, Reason: "half the company"}); err != nil {
+		t.Fatal(err)
+	}
+	card := h.waitMessage("C0IT", "held for confirmation")
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0MAL", Channel: "C0IT", MessageTS: card.TS, ActionID: cards.ActReleaseHeld, Value: ids[0]}))
+	h.waitResponse("Only IT")
+	if r, _ := h.db.GetRun(ids[0]); r.Status != gatehouse.RunHeld {
+		t.Fatalf("a non-IT click changed the run to %s", r.Status)
+	}
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0IT", Channel: "C0IT", MessageTS: card.TS, ActionID: cards.ActReleaseHeld, Value: ids[0]}))
+	h.waitMessage("C0IT", "released by it-lead@example.com")
+	for _, id := range ids {
+		if r := h.settle(id); r.Status == gatehouse.RunHeld {
+			t.Fatalf("run %s still held", id)
+		}
+	}
 }
