@@ -138,3 +138,64 @@ func TestIntegrationWithLifecycle(t *testing.T) {
 		t.Fatal("a rejected identity was stored")
 	}
 }
+
+// TestCrashSafetyWithLifecycle: a delivery recorded and acknowledged, then
+// the process dies before processing it; on restart (same bbolt file, new
+// engine) it becomes exactly one run, and the vendor's retry changes nothing.
+func TestCrashSafetyWithLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock("2026-02-02T10:00:00Z")
+	path := filepath.Join(dir, "g.db")
+	cfg := loadConfig(t, webhookConfig)
+	re, err := rules.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot := func() (*harness, *lifecycle.Engine) {
+		h := &harness{notes: &notes{}, clock: c, path: path}
+		h.db = openStore(t, path, false, c.Now) // fsync on: this is about durability
+		eng, err := lifecycle.New(lifecycle.Options{Store: h.db, Config: cfg, Rules: re, Clock: engineClock{c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.start(t, webhookConfig, withEngine(h, eng))
+		return h, eng
+	}
+	h, eng := boot()
+	body := []byte(`{"delivery":"crash-1","event":"hired","person":{"id":31,"email":"grace@example.com","name":"Grace H","start":"2026-03-02"}}`)
+	if got := h.post(t, "/hr/gen", body, genericHeaders("generic-secret", body, c.Now())); got != http.StatusAccepted {
+		t.Fatal(got)
+	}
+	// Die: no drain, no graceful anything beyond releasing the file.
+	h.srv.Close()
+	h.svc.Close()
+	eng.Close()
+	h.db.Close()
+
+	h, eng = boot()
+	defer func() { h.srv.Close(); h.svc.Close(); eng.Close(); h.db.Close() }()
+	if rs, _ := h.db.ListRuns(store.RunFilter{}); len(rs) != 0 {
+		t.Fatalf("runs before processing: %d", len(rs))
+	}
+	if err := h.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var rs []gatehouse.Run
+	for time.Now().Before(deadline) {
+		if rs, _ = h.db.ListRuns(store.RunFilter{}); len(rs) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(rs) != 1 || rs[0].Event.Identity.Email != "grace@example.com" || rs[0].Status != gatehouse.RunScheduled {
+		t.Fatalf("after restart: %+v", rs)
+	}
+	if got := h.post(t, "/hr/gen", body, genericHeaders("generic-secret", body, c.Now())); got != http.StatusOK {
+		t.Fatalf("vendor retry: %d, want 200 duplicate", got)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if rs, _ = h.db.ListRuns(store.RunFilter{}); len(rs) != 1 {
+		t.Fatalf("runs after retry: %d", len(rs))
+	}
+}
