@@ -95,7 +95,9 @@ func (b *Bot) renderProgress(ctx context.Context, run gatehouse.Run, steps []gat
 		}
 		return
 	}
-	if b.cfg.ITChannel == "" {
+	if b.cfg.ITChannel == "" || !slices.Contains(gatehouse.EventTypes, run.Event.Type) {
+		// Only lifecycle events get an IT-channel card; access requests
+		// and expiries are followed in the requester's DMs.
 		return
 	}
 	ref, err := b.api.post(ctx, b.cfg.ITChannel, text, blocks)

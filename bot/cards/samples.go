@@ -170,6 +170,7 @@ func Samples() []Sample {
 	itBig.Approvals = manyApprovals
 	itBig.Figures.PendingApprovals = 500
 
+	names := map[string]string{ada.Key(): ada.Name, cont.Key(): cont.Name}
 	am := func(a gatehouse.Approval, subj gatehouse.Identity, note string) sh.ApprovalModel {
 		return sh.ApprovalModel{Approval: a, Subject: subj, RequesterName: "Ida (IT)", Now: now, Note: note}
 	}
@@ -217,10 +218,10 @@ func Samples() []Sample {
 		v("modal_deny", DenyModal(pending.ID, "Ada Lovelace: github:payments-admin, aws:prod-readonly")),
 		v("modal_task_done", TaskModal(task.ID, true, task.Title)),
 		v("modal_task_cant_do", TaskModal(task.ID, false, task.Title)),
-		h("home_employee", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0ADA", Email: ada.Email}, Identity: &ada, Grants: grants, Requests: []gatehouse.Approval{pending, denied}, Now: now})),
+		h("home_employee", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0ADA", Email: ada.Email}, Identity: &ada, Grants: grants, Requests: []gatehouse.Approval{pending, denied}, Now: now, Names: names})),
 		h("home_manager", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0GRACE", Email: "grace@example.com"}, ToDecide: []gatehouse.Approval{pending},
-			Manager: &sh.ManagerHome{Reports: []sh.ReportLine{{Identity: ada, Grants: grants}, {Identity: cont}}, Approvals: []gatehouse.Approval{pending}}, Now: now})),
-		h("home_it", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0IT", Email: "it-admin@example.com", IT: true}, IT: itHome, Tasks: []gatehouse.Task{task}, Now: now})),
+			Manager: &sh.ManagerHome{Reports: []sh.ReportLine{{Identity: ada, Grants: grants}, {Identity: cont}}, Approvals: []gatehouse.Approval{pending}}, Now: now, Names: names})),
+		h("home_it", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0IT", Email: "it-admin@example.com", IT: true}, IT: itHome, Tasks: []gatehouse.Task{task}, Now: now, Names: names})),
 		h("home_it_500_approvals", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0IT", Email: "it-admin@example.com", IT: true}, IT: &itBig, ToDecide: manyApprovals, Grants: manyGrants, Now: now})),
 	}
 }

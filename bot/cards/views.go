@@ -267,7 +267,7 @@ func Home(m sh.HomeModel) slack.HomeTabViewRequest {
 		b = append(b, header("Waiting for you"))
 		var l []string
 		for _, a := range m.ToDecide {
-			l = append(l, approvalLine(a))
+			l = append(l, approvalLine(a, m.Name(a.IdentityKey)))
 		}
 		for _, t := range m.Tasks {
 			l = append(l, fmt.Sprintf("• :memo: %s (%s)", esc(t.Title), esc(t.ID)))
@@ -298,7 +298,7 @@ func Home(m sh.HomeModel) slack.HomeTabViewRequest {
 		if len(it.Approvals) > 0 {
 			var l []string
 			for _, a := range it.Approvals {
-				l = append(l, approvalLine(a))
+				l = append(l, approvalLine(a, m.Name(a.IdentityKey)))
 			}
 			b = append(b, section("approvals_head", "*Pending approvals*"))
 			b = append(b, lineSections("approvals", l, 8, "approvals")...)
@@ -333,7 +333,7 @@ func Home(m sh.HomeModel) slack.HomeTabViewRequest {
 	if len(m.Requests) > 0 {
 		var l []string
 		for _, a := range m.Requests {
-			l = append(l, approvalLine(a))
+			l = append(l, approvalLine(a, m.Name(a.IdentityKey)))
 		}
 		b = append(b, section("requests_head", "*Your requests*"))
 		b = append(b, lineSections("requests", l, 5, "requests")...)
@@ -341,7 +341,7 @@ func Home(m sh.HomeModel) slack.HomeTabViewRequest {
 	return slack.HomeTabViewRequest{Type: slack.VTHomeTab, Blocks: slack.Blocks{BlockSet: capBlocks(b, MaxViewBlocks)}}
 }
 
-func approvalLine(a gatehouse.Approval) string {
+func approvalLine(a gatehouse.Approval, who string) string {
 	refs := make([]string, 0, len(a.Items))
 	for i, it := range a.Items {
 		if i == 5 {
@@ -350,7 +350,7 @@ func approvalLine(a gatehouse.Approval) string {
 		}
 		refs = append(refs, it.Ref().String())
 	}
-	return fmt.Sprintf("• %s `%s` for %s — %s", statusIcon(a.Status), esc(strings.Join(refs, ", ")), esc(a.IdentityKey), esc(string(a.Status)))
+	return fmt.Sprintf("• %s `%s` for %s — %s", statusIcon(a.Status), esc(strings.Join(refs, ", ")), esc(who), esc(string(a.Status)))
 }
 
 func statusIcon(s gatehouse.ApprovalStatus) string {

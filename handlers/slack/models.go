@@ -162,6 +162,16 @@ type HomeModel struct {
 	ToDecide []gatehouse.Approval // approvals waiting for the viewer (any role)
 	Tasks    []gatehouse.Task     // manual tasks assigned to the viewer
 	Now      time.Time
+	// Names maps identity keys in the lists above to display names.
+	Names map[string]string
+}
+
+// Name returns the display name of an identity key, or the key.
+func (m HomeModel) Name(key string) string {
+	if n := m.Names[key]; n != "" {
+		return n
+	}
+	return key
 }
 
 // HeldModel is the card asking IT to confirm a mass change the HR guard held.

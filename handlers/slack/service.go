@@ -848,6 +848,29 @@ func (s *Service) Home(ctx context.Context, actor Actor) (HomeModel, error) {
 		}
 		m.IT = it
 	}
+	m.Names = map[string]string{}
+	name := func(key string) {
+		if _, ok := m.Names[key]; ok || key == "" {
+			return
+		}
+		m.Names[key] = key
+		if id, err := s.Store.GetIdentity(key); err == nil && (id.Name != "" || id.Email != "") {
+			m.Names[key] = id.Name
+			if id.Name == "" {
+				m.Names[key] = id.Email
+			}
+		}
+	}
+	for _, list := range [][]gatehouse.Approval{m.ToDecide, m.Requests} {
+		for _, a := range list {
+			name(a.IdentityKey)
+		}
+	}
+	if m.IT != nil {
+		for _, a := range m.IT.Approvals {
+			name(a.IdentityKey)
+		}
+	}
 	return m, nil
 }
 
