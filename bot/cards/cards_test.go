@@ -192,3 +192,17 @@ func TestEscapeNoMentionInjection(t *testing.T) {
 		t.Errorf("esc left a control character: %q", got)
 	}
 }
+
+// BenchmarkRenderAllSurfaces renders every sample surface (37, including a
+// 200-grant approval, a 200-account leaver and a 500-approval Home) and
+// encodes it as Slack would receive it.
+func BenchmarkRenderAllSurfaces(b *testing.B) {
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		for _, s := range Samples() {
+			if _, err := json.Marshal(s.Value); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
