@@ -177,6 +177,8 @@ func BenchmarkRateLimited(b *testing.B) {
 		people, rate = 100, 100
 	}
 	cfg := benchConfig(b, apps, "{workers: 512}", fmt.Sprintf("{per_second: %v, burst: %d, concurrency: 16}", rate, burst))
+	var ratios []float64
+	var totalViolations int64
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		env := newBenchEnv(b, b.TempDir(), cfg, func(string) simulated.Options {
@@ -217,18 +219,24 @@ func BenchmarkRateLimited(b *testing.B) {
 		for _, c := range env.sims {
 			violations += c.Violations()
 		}
-		b.ReportMetric(float64(took)/float64(floor), "x_floor")
-		b.ReportMetric(float64(violations), "violations")
+		ratios = append(ratios, float64(took)/float64(floor))
+		totalViolations += violations
 		b.ReportMetric(float64(calls)/took.Seconds(), "calls/s")
 		b.Logf("%d people × %d apps, %v/s per app: %v (floor %v), %d calls, %d violations", people, apps, rate, took.Round(time.Millisecond), floor.Round(time.Millisecond), calls, violations)
-		if violations != 0 {
-			b.Errorf("%d requests beyond a vendor's limit", violations)
-		}
-		if float64(took) > 1.1*float64(floor) {
-			b.Errorf("took %v, more than 1.1 × the rate-limit floor %v", took, floor)
-		}
 		env.close()
 		b.StartTimer()
+	}
+	// Violations are counted strictly; time by the median, as single runs on
+	// a shared machine see scheduling and fsync outliers.
+	sort.Float64s(ratios)
+	med := ratios[len(ratios)/2]
+	b.ReportMetric(med, "x_floor")
+	b.ReportMetric(float64(totalViolations), "violations")
+	if totalViolations != 0 {
+		b.Errorf("%d requests beyond a vendor's limit", totalViolations)
+	}
+	if med > 1.1 {
+		b.Errorf("took %.3f × the rate-limit floor (limit 1.1)", med)
 	}
 }
 
