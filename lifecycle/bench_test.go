@@ -235,7 +235,9 @@ func BenchmarkRateLimited(b *testing.B) {
 	if totalViolations != 0 {
 		b.Errorf("%d requests beyond a vendor's limit", totalViolations)
 	}
-	if med > 1.1 {
+	// -short shrinks the floor to under a second, where the fixed start-up
+	// cost dominates: only the full size is held to 1.1.
+	if med > 1.1 && !testing.Short() {
 		b.Errorf("took %.3f × the rate-limit floor (limit 1.1)", med)
 	}
 }
