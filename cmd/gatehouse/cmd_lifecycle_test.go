@@ -47,6 +47,8 @@ func TestOnboardOffboardRunsEndToEnd(t *testing.T) {
 		t.Fatalf("second onboard: %d %s", code, out)
 	}
 	// Not a terminal and no --yes: refuse, change nothing.
+	origIn, origTTY := confirmIn, confirmInIsTerminal
+	t.Cleanup(func() { confirmIn, confirmInIsTerminal = origIn, origTTY })
 	confirmInIsTerminal = func() bool { return false }
 	code, _, errs := runCLI(t, append([]string{"offboard", "ada@example.com"}, flags...)...)
 	if code == 0 || !strings.Contains(errs, "--yes") {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	gatehouse "github.com/gatehousehq/gatehouse"
-	"github.com/gatehousehq/gatehouse/lifecycle"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -327,4 +326,3 @@ func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return 2
 }
 
-var _ = lifecycle.ErrClosed
