@@ -325,4 +325,3 @@ func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stderr, "gatehouse tasks: unknown subcommand %q\nusage: gatehouse %s\n", sub, tasksUsage)
 	return 2
 }
-
