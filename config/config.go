@@ -95,7 +95,14 @@ type App struct {
 	Pos    Pos  `yaml:"-"`
 }
 
-func (a *App) setPos(p Pos, name string) { a.Pos, a.Name = p, name }
+func (a *App) setPos(p Pos, name string) {
+	a.Pos, a.Name = p, name
+	// Connectors locate settings errors with Settings.Pos; an app written
+	// without a settings block is located at the app itself.
+	if a.Settings.node == nil {
+		a.Settings.file, a.Settings.key, a.Settings.fallback = p.File, "apps."+name+".settings", p
+	}
+}
 
 // Domain returns the app as a domain value.
 func (a *App) Domain() gatehouse.App {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -182,4 +183,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil config without error")
 		}
 	})
+}
+
+func TestUnresolvedSecretIsDistinguishable(t *testing.T) {
+	src := "version: 1\nadmins: {it: [U01]}\napps:\n  a: {connector: manual, owner: o@example.com}\nprofiles:\n  p: {grants: [a]}\nrules:\n  - {name: r, when: 'true', profiles: [p]}\nslack:\n  bot_token: ${NOPE}\n"
+	cfg, err := Parse("c.yaml", []byte(src), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cfg.Slack.BotToken.Value()
+	if !errors.Is(err, ErrSecretUnresolved) || !strings.Contains(err.Error(), "c.yaml:10:14: environment variable NOPE is not set") {
+		t.Fatalf("err = %v", err)
+	}
 }

@@ -78,6 +78,8 @@ type Settings struct {
 	file string
 	key  string
 	env  func(string) (string, bool)
+	// fallback locates an absent settings block (at its app).
+	fallback Pos
 }
 
 func (s *Settings) decodeNode(d *decoder, n *yaml.Node, key string) {
@@ -94,6 +96,9 @@ func (s Settings) IsZero() bool { return s.node == nil }
 // Pos is where the settings block starts.
 func (s Settings) Pos() Pos {
 	if s.node == nil {
+		if s.fallback.File != "" {
+			return s.fallback
+		}
 		return Pos{File: s.file}
 	}
 	return Pos{File: s.file, Line: s.node.Line, Col: s.node.Column}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
@@ -39,10 +40,20 @@ func (s Secret) IsSet() bool { return s.source != "" }
 // Source says where the secret comes from, e.g. "env:OKTA_TOKEN". Safe to log.
 func (s Secret) Source() string { return s.source }
 
+// ErrSecretUnresolved is matched (errors.Is) by the error Value returns for a
+// secret whose variable is unset or whose file is unreadable, so that
+// validation can tell "fill this in before going live" from a broken config.
+var ErrSecretUnresolved = errors.New("secret not resolved")
+
+type unresolvedError struct{ msg string }
+
+func (e unresolvedError) Error() string        { return e.msg }
+func (e unresolvedError) Is(target error) bool { return target == ErrSecretUnresolved }
+
 // Value returns the secret, or an error naming what to set.
 func (s Secret) Value() (string, error) {
 	if s.problem != "" {
-		return "", fmt.Errorf("%s: %s", s.pos, s.problem)
+		return "", unresolvedError{msg: s.pos.String() + ": " + s.problem}
 	}
 	return s.value, nil
 }

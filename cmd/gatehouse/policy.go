@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/gatehousehq/gatehouse/connectors"
+	"github.com/gatehousehq/gatehouse/handlers/hr"
 	"io"
 	"os"
 	"strings"
@@ -47,6 +49,11 @@ func loadPolicy(path string) (*config.Config, *rules.Engine, error) {
 		}
 		errs = append(errs, el...)
 	}
+	// The HR section's expressions and every app's connector settings belong
+	// to the config too: report their errors in the same pass.
+	hard, warns := append(hr.CheckConfig(cfg), connectors.Validate(cfg)...).SplitWarnings()
+	errs = append(errs, hard...)
+	cfg.Warnings = append(cfg.Warnings, warns...)
 	if len(errs) > 0 {
 		errs.Sort()
 		return cfg, eng, errs

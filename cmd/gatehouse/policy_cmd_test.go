@@ -109,7 +109,7 @@ func TestCheckExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, w := range []string{": ok", "16 apps", "11 profiles, 1 add-on", "25 rules", "2 SoD constraints"} {
+	for _, w := range []string{": ok", "17 apps", "11 profiles, 1 add-on", "25 rules", "2 SoD constraints"} {
 		if !strings.Contains(out, w) {
 			t.Errorf("summary lacks %q:\n%s", w, out)
 		}
