@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/config"
+	"github.com/gatehousehq/gatehouse/connectors/simulated"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -348,5 +350,26 @@ func TestLeaverPreemptsARetryingJoiner(t *testing.T) {
 	}
 	if a, _ := h.sims["okta"].Find(gatehouse.AccountRef{Email: ada.Email}); a.Active {
 		t.Error("okta left active")
+	}
+}
+
+func TestStepTimeoutCountsAsAFailedAttempt(t *testing.T) {
+	cfg := loadConfig(t, cfgPath, func(c *config.Config) {
+		c.Apps["slack"].RateLimit = config.RateLimit{Timeout: 20 * time.Millisecond, MaxAttempts: 2}
+	})
+	h := newHarness(t, cfg, withSim(func(app string) simulated.Options {
+		if app == "slack" {
+			return simulated.Options{Latency: time.Second}
+		}
+		return simulated.Options{}
+	}))
+	start := time.Now()
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: person("ada@example.com", "Sales", "", "g@example.com")}).ID)
+	s := h.steps(r.ID)["account:slack"]
+	if r.Status != gatehouse.RunBlocked || s.Status != gatehouse.StepEscalated || s.Attempts != 2 || s.ErrorClass != "retryable" {
+		t.Fatalf("run %s, step %+v", r.Status, s)
+	}
+	if took := time.Since(start); took > 900*time.Millisecond {
+		t.Errorf("two 20 ms timeouts took %v", took)
 	}
 }
