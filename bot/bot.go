@@ -70,6 +70,7 @@ type Bot struct {
 	syncWG    sync.WaitGroup
 
 	connects  atomic.Int64
+	dedupeN   atomic.Int64
 	closeOnce sync.Once
 }
 

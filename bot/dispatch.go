@@ -395,6 +395,15 @@ func (b *Bot) seen(eventID string) bool {
 	if _, loaded := b.dedupe.LoadOrStore(eventID, now); loaded {
 		return true
 	}
+	if b.dedupeN.Add(1)%1024 == 0 {
+		// Forget old ids now and then; the store remembers them durably.
+		b.dedupe.Range(func(k, v any) bool {
+			if now.Sub(v.(time.Time)) > dedupeTTL {
+				b.dedupe.Delete(k)
+			}
+			return true
+		})
+	}
 	if b.store != nil {
 		already, err := b.store.MarkSeen("slack:event:"+eventID, dedupeTTL)
 		if err != nil {

@@ -54,6 +54,11 @@ func (n *Notifier) RunChanged(ctx context.Context, run gatehouse.Run, steps []ga
 		u.queued = false
 		u.mu.Unlock()
 		b.renderProgress(ctx, r, s)
+		if r.Status.Terminal() {
+			// Drop the buffered steps of finished runs; a late change
+			// simply starts a new buffer.
+			b.pendingRC.CompareAndDelete(r.ID, u)
+		}
 	}, nil)
 }
 
