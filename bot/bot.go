@@ -176,6 +176,7 @@ func fatalAuth(err error) bool {
 // (refresh_requested, warning) reconnect at once. Work already queued
 // continues across reconnects; Run waits for it before returning.
 func (b *Bot) Run(ctx context.Context) error {
+	defer b.Close()
 	if _, err := b.client.AuthTestContext(ctx); err != nil {
 		if fatalAuth(err) {
 			return fmt.Errorf("%w: bot token: %v", ErrAuth, err)
@@ -183,7 +184,6 @@ func (b *Bot) Run(ctx context.Context) error {
 		// The network may come back; Socket Mode retries on its own.
 		b.log.Warn().Err(err).Msg("auth.test failed; connecting anyway")
 	}
-	defer b.Close()
 
 	var smOpts []socketmode.Option
 	if b.cfg.PingInterval > 0 {
@@ -191,7 +191,6 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	sm := socketmode.New(b.client, smOpts...)
 	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	done := make(chan error, 1)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -199,7 +198,12 @@ func (b *Bot) Run(ctx context.Context) error {
 		defer wg.Done()
 		done <- b.runSocket(sctx, sm)
 	}()
-	defer wg.Wait()
+	// Stop the socket first, then wait for it, then (deferred above)
+	// drain the queues.
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
