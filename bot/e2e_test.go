@@ -603,3 +603,21 @@ func TestHeldMassChange(t *testing.T) {
 		}
 	}
 }
+
+// TestOnboardPrefillAndRefusal: a known email prefills the form from HR
+// data (manager as the picker's initial user); people outside IT and HR are
+// refused with an ephemeral answer.
+func TestOnboardPrefillAndRefusal(t *testing.T) {
+	h := newHarness(t)
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", Text: "bob@example.com", UserID: "U0HR", ChannelID: "C0IT"}))
+	v := h.waitView("U0HR", cards.CallbackOnboard)
+	for _, want := range []string{"Bob Builder", `"initial_user":"U0GRACE"`, "Prefilled from the HR data"} {
+		if !strings.Contains(string(v.JSON), want) {
+			t.Errorf("prefilled modal lacks %s", want)
+		}
+	}
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", UserID: "U0MAL", ChannelID: "C0IT"}))
+	h.waitResponse("Only IT and HR can run /onboard")
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", Text: "not an email", UserID: "U0IT", ChannelID: "C0IT"}))
+	h.waitResponse("usage")
+}
