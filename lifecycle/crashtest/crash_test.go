@@ -68,7 +68,10 @@ func writeConfig(t *testing.T, dir string) string {
 		if a.delete {
 			b.WriteString("    delete: true\n")
 		}
-		fmt.Fprintf(&b, "    settings: {latency: 3ms, jitter: 6ms, failure_rate: 0.05, seed: %d, state_file: %q}\n", i+1, filepath.Join(dir, a.name+".json"))
+		// Two calls at a time per app make the work last long enough for
+		// the kills to land mid-run.
+		b.WriteString("    rate_limit: {concurrency: 2}\n")
+		fmt.Fprintf(&b, "    settings: {latency: 20ms, jitter: 40ms, failure_rate: 0.05, seed: %d, state_file: %q}\n", i+1, filepath.Join(dir, a.name+".json"))
 		b.WriteString("    entitlements:\n      users: {kind: group, risk: low}\n")
 	}
 	b.WriteString("profiles:\n  everyone:\n    grants: [")
@@ -115,8 +118,9 @@ func (e *env) run(args ...string) string {
 }
 
 // crashLoop starts `gatehouse runs resume` and SIGKILLs it after a random
-// time, n times; a process that finishes before the kill is fine too.
-func (e *env) crashLoop(n int, maxDelay time.Duration) {
+// time between minDelay and maxDelay, up to n times, until a process finishes
+// by itself (the work is done).
+func (e *env) crashLoop(n int, minDelay, maxDelay time.Duration) {
 	e.t.Helper()
 	for range n {
 		cmd := e.command("runs", "resume")
@@ -127,13 +131,45 @@ func (e *env) crashLoop(n int, maxDelay time.Duration) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
-		delay := time.Duration(e.rng.Int64N(int64(maxDelay)))
+		delay := minDelay + time.Duration(e.rng.Int64N(int64(maxDelay-minDelay)))
 		select {
 		case err := <-done:
 			if err != nil {
 				e.t.Fatalf("resume exited early: %v\n%s", err, out.String())
 			}
+			return
 		case <-time.After(delay):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			e.kills++
+		}
+	}
+}
+
+// runUntilDone issues a command, SIGKILLing it after a random time, until
+// it completes by itself (the last of tries attempts is never killed).
+func (e *env) runUntilDone(tries int, maxDelay time.Duration, args ...string) {
+	e.t.Helper()
+	for i := 1; i <= tries; i++ {
+		cmd := e.command(args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			e.t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var timeout <-chan time.Time
+		if i < tries {
+			timeout = time.After(time.Duration(e.rng.Int64N(int64(maxDelay))))
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Fatalf("gatehouse %s: %v\n%s", strings.Join(args, " "), err, out.String())
+			}
+			return
+		case <-timeout:
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			e.kills++
@@ -159,9 +195,19 @@ func TestCrashAndResume(t *testing.T) {
 		if err := os.WriteFile(path, raw, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		if i < kills/2 {
+			continue // submitted below, with kills
+		}
 		// Submitting persists the run and returns: execution is resumed by
-		// the crash loop below.
+		// the processes below.
 		e.run("onboard", "--person", path, "--wait=false")
+	}
+	start := time.Now()
+	for i := range kills / 2 {
+		// These onboard commands are killed while they submit and execute
+		// (every unfinished run, not just their own), then simply issued
+		// again: the same event must still make one run.
+		e.runUntilDone(6, 300*time.Millisecond, "onboard", "--person", filepath.Join(dir, fmt.Sprintf("p%02d.json", i)))
 	}
 	// The leavers' manager receives their resources, so has accounts too.
 	boss := filepath.Join(dir, "boss.json")
@@ -169,8 +215,7 @@ func TestCrashAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.run("onboard", "--person", boss, "--wait=false")
-	start := time.Now()
-	e.crashLoop(kills, 300*time.Millisecond)
+	e.crashLoop(kills, 40*time.Millisecond, 200*time.Millisecond)
 	out := e.run("runs", "resume")
 	t.Logf("joiners: %d kills, then %s(%v)", e.kills, out, time.Since(start).Round(time.Millisecond))
 
@@ -179,7 +224,7 @@ func TestCrashAndResume(t *testing.T) {
 		e.run("offboard", m, "--yes", "--wait=false")
 	}
 	start = time.Now()
-	e.crashLoop(kills, 300*time.Millisecond)
+	e.crashLoop(kills, 40*time.Millisecond, 200*time.Millisecond)
 	out = e.run("runs", "resume")
 	t.Logf("leavers: %d kills in total, then %s(%v)", e.kills, out, time.Since(start).Round(time.Millisecond))
 
