@@ -142,3 +142,42 @@ func TestLifecycleCommandsRefuseBadInputWithoutWriting(t *testing.T) {
 		t.Errorf("locked database: exit %d, %q", code, errs)
 	}
 }
+
+func TestNewerSchemaIsRefusedWithoutWriting(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "g.db")
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	raw, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The schema version is a plain 8-byte big-endian value after its key in
+	// a bbolt leaf page (data pages carry no checksum): make it 99.
+	want := append([]byte("schema_version"), 0, 0, 0, 0, 0, 0, 0, byte(store.SchemaVersion()))
+	i := bytes.Index(raw, want)
+	if i < 0 {
+		t.Skip("schema version not found in the file layout")
+	}
+	raw[i+len(want)-1] = 99
+	if err := os.WriteFile(db, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"runs", "list"},
+		{"offboard", "ada@example.com", "--yes"},
+		{"onboard", "--person", writeFile(t, dir, "p.json", `{"email":"ada@example.com","name":"Ada"}`)},
+	} {
+		code, _, errs := runCLI(t, append(args, "--config", lifecycleConfig, "--db", db)...)
+		if code == 0 || !strings.Contains(errs, "schema version 99") || strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
+		}
+	}
+	after, _ := os.ReadFile(db)
+	if !bytes.Equal(after, raw) {
+		t.Error("the newer database was modified")
+	}
+}
