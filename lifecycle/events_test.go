@@ -373,3 +373,45 @@ func TestStepTimeoutCountsAsAFailedAttempt(t *testing.T) {
 		t.Errorf("two 20 ms timeouts took %v", took)
 	}
 }
+
+func TestRunsOfOneIdentityAreSerializedOthersParallel(t *testing.T) {
+	h := newHarness(t, loadConfig(t, cfgPath, nil), withSim(func(string) simulated.Options {
+		return simulated.Options{Latency: 50 * time.Millisecond}
+	}))
+	ada := person("ada@example.com", "Sales", "", "grace@example.com")
+	bob := person("bob@example.com", "Sales", "", "grace@example.com")
+	ja := h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada})
+	jb := h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: bob})
+	eng := ada
+	eng.Department = "Engineering"
+	ma := h.submit(gatehouse.Event{Type: gatehouse.EventMover, Identity: eng, Previous: &ada})
+	for _, id := range []string{ja.ID, jb.ID, ma.ID} {
+		if r := h.wait(id); r.Status != gatehouse.RunSucceeded {
+			t.Fatalf("run %s: %s", id, r.Status)
+		}
+	}
+	span := func(id string) (first, last time.Time) {
+		for _, s := range h.steps(id) {
+			if s.StartedAt.IsZero() {
+				continue
+			}
+			if first.IsZero() || s.StartedAt.Before(first) {
+				first = s.StartedAt
+			}
+			if s.FinishedAt.After(last) {
+				last = s.FinishedAt
+			}
+		}
+		return first, last
+	}
+	aStart, aEnd := span(ja.ID)
+	bStart, _ := span(jb.ID)
+	mStart, _ := span(ma.ID)
+	if !bStart.Before(aEnd) {
+		t.Errorf("different identities ran one after the other (b started %v after a ended)", bStart.Sub(aEnd))
+	}
+	if mStart.Before(aEnd) {
+		t.Errorf("ada's mover started %v before her joiner finished", aEnd.Sub(mStart))
+	}
+	_ = aStart
+}
