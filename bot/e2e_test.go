@@ -621,3 +621,33 @@ func TestOnboardPrefillAndRefusal(t *testing.T) {
 	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", Text: "not an email", UserID: "U0IT", ChannelID: "C0IT"}))
 	h.waitResponse("usage")
 }
+
+// TestTwoPersonRule: a critical grant needs two different approvers; the
+// first approval leaves the request pending (and the same person cannot
+// approve twice); the second approves it.
+func TestTwoPersonRule(t *testing.T) {
+	h := newHarness(t)
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", Text: "request", UserID: "U0BOB", ChannelID: "C0IT"}))
+	v := h.waitView("U0BOB", cards.CallbackRequest)
+	h.acked(h.srv.SendViewSubmission("U0BOB", v.ID, requestValues("aws:admin", "1d", "Rotate the break-glass keys tonight")))
+	card := h.waitMessage("DU0GRACE", "Two-person rule")
+	id := approvalID(t, card)
+	a, _ := h.db.GetApproval(id)
+	if a.Required != 2 {
+		t.Fatalf("approval needs %d approvers, want 2", a.Required)
+	}
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0GRACE", Channel: "DU0GRACE", MessageTS: card.TS, ActionID: cards.ActApprove, Value: id}))
+	h.waitResponse("second approver")
+	h.waitMessage("DU0GRACE", "Approvals: 1 of 2", id)
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0GRACE", Channel: "DU0GRACE", MessageTS: card.TS, ActionID: cards.ActApprove, Value: id}))
+	h.waitResponse("already decided")
+	if a, _ := h.db.GetApproval(id); a.Status != gatehouse.ApprovalPending {
+		t.Fatalf("one person's two clicks made it %s", a.Status)
+	}
+	itCard := h.waitMessage("DU0IT", id)
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0IT", Channel: "DU0IT", MessageTS: itCard.TS, ActionID: cards.ActApprove, Value: id}))
+	h.waitMessage("DU0GRACE", "Access approved", id)
+	if r := h.settle(a.RunID); r.Status != gatehouse.RunSucceeded {
+		t.Fatalf("run ended %s", r.Status)
+	}
+}
