@@ -18,6 +18,7 @@ import (
 	"github.com/gatehousehq/gatehouse/handlers/hr"
 	sh "github.com/gatehousehq/gatehouse/handlers/slack"
 	"github.com/gatehousehq/gatehouse/lifecycle"
+	"github.com/gatehousehq/gatehouse/lifecycle/clocktest"
 	"github.com/gatehousehq/gatehouse/rules"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/rs/zerolog"
@@ -37,13 +38,14 @@ type harness struct {
 }
 
 var people = []gatehouse.Identity{
-	{Email: "grace@example.com", Name: "Grace Hopper", Department: "Engineering", Status: gatehouse.StatusActive},
+	{Email: "grace@example.com", Name: "Grace Hopper", Department: "Engineering", ManagerEmail: "vp@example.com", Status: gatehouse.StatusActive},
+	{Email: "vp@example.com", Name: "Vera VP", Department: "Engineering", Status: gatehouse.StatusActive},
 	{Email: "bob@example.com", Name: "Bob Builder", Department: "Engineering", ManagerEmail: "grace@example.com", Status: gatehouse.StatusActive},
 	{Email: "mallory@example.com", Name: "Mallory", Department: "Sales", Status: gatehouse.StatusActive},
 	{Email: "it-lead@example.com", Name: "Ida IT", Department: "IT", Status: gatehouse.StatusActive},
 }
 
-func newHarness(t testing.TB) *harness {
+func newHarness(t testing.TB, opts ...func(*lifecycle.Options)) *harness {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -54,6 +56,7 @@ func newHarness(t testing.TB) *harness {
 			{ID: "U0BOB", Name: "bob", Email: "bob@example.com"},
 			{ID: "U0MAL", Name: "mallory", Email: "mallory@example.com"},
 			{ID: "U0HR", Name: "hank", Email: "hank@example.com"},
+			{ID: "U0VP", Name: "vera", Email: "vp@example.com"},
 		},
 		Channels:   []slacktest.Channel{{ID: "C0IT", Name: "it-ops"}},
 		UserGroups: []slacktest.UserGroup{{ID: "S0HR", Handle: "hr", Users: []string{"U0HR"}}},
@@ -96,8 +99,12 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := lifecycle.New(lifecycle.Options{Store: db, Config: cfg, Rules: re, Connectors: conns, Notifier: b.Notifier(),
-		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	lo := lifecycle.Options{Store: db, Config: cfg, Rules: re, Connectors: conns, Notifier: b.Notifier(),
+		Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)}
+	for _, o := range opts {
+		o(&lo)
+	}
+	eng, err := lifecycle.New(lo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -650,4 +657,30 @@ func TestTwoPersonRule(t *testing.T) {
 	if r := h.settle(a.RunID); r.Status != gatehouse.RunSucceeded {
 		t.Fatalf("run ended %s", r.Status)
 	}
+}
+
+// TestReminderAndEscalation drives the engine's clock: after remind_after
+// the approver's card says so and a reminder DM follows; after
+// escalate_after the approver's own manager gets a card too.
+func TestReminderAndEscalation(t *testing.T) {
+	clock := clocktest.New(time.Now())
+	h := newHarness(t, func(o *lifecycle.Options) { o.Clock = clock })
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", Text: "request", UserID: "U0BOB", ChannelID: "C0IT"}))
+	v := h.waitView("U0BOB", cards.CallbackRequest)
+	h.acked(h.srv.SendViewSubmission("U0BOB", v.ID, requestValues("aws:poweruser", "7d", "Payments on-call rotation starts Monday")))
+	card := h.waitMessage("DU0GRACE", "Access approval needed")
+	id := approvalID(t, card)
+
+	clock.Advance(25 * time.Hour)
+	h.waitMessage("DU0GRACE", "Reminder: this request is still waiting for you", id)
+	h.waitMessage("DU0GRACE", "Reminder: an access request is waiting")
+
+	clock.Advance(24 * time.Hour)
+	vp := h.waitMessage("DU0VP", "Escalated to you", id)
+	if a, _ := h.db.GetApproval(id); a.Escalations == 0 {
+		t.Fatal("approval not escalated")
+	}
+	// The escalated approver can decide.
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0VP", Channel: "DU0VP", MessageTS: vp.TS, ActionID: cards.ActApprove, Value: id}))
+	h.waitMessage("DU0GRACE", "Access approved", id)
 }
