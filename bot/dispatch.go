@@ -164,6 +164,11 @@ func (b *Bot) onAction(ctx context.Context, cb slack.InteractionCallback, a slac
 			return
 		}
 		b.open(ctx, cb.TriggerID, cards.TaskModal(t.ID, a.ActionID == cards.ActTaskDone, t.Title), reply)
+	case cards.InputAction:
+		if cb.View.CallbackID != cards.CallbackOnboard {
+			return
+		}
+		fallthrough
 	case cards.ActPreview:
 		form := b.onboardForm(ctx, cb.View.State)
 		m := b.svc.PreviewOnboard(ctx, actor, form)

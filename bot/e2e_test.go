@@ -623,6 +623,13 @@ func TestOnboardPrefillAndRefusal(t *testing.T) {
 			t.Errorf("prefilled modal lacks %s", want)
 		}
 	}
+	// Picking an employment type refreshes the plan preview in place.
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0HR", ViewID: v.ID, ActionID: cards.InputAction, BlockID: sh.FieldKind, Type: "static_select", SelectedValue: "contractor"}))
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	if _, err := h.srv.WaitForView(ctx, func(x slacktest.View) bool { return x.ID == v.ID && x.Updates > 0 }); err != nil {
+		t.Fatalf("selection did not refresh the preview: %v", err)
+	}
 	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", UserID: "U0MAL", ChannelID: "C0IT"}))
 	h.waitResponse("Only IT and HR can run /onboard")
 	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", Text: "not an email", UserID: "U0IT", ChannelID: "C0IT"}))

@@ -53,6 +53,13 @@ func input(field, label string, el slack.BlockElement, optional bool, errs sh.Fi
 	return b
 }
 
+// dispatch makes a selection refresh the plan preview at once
+// (block_actions with the view's state), without waiting for "Preview plan".
+func dispatch(b *slack.InputBlock) *slack.InputBlock {
+	b.DispatchAction = true
+	return b
+}
+
 func userSelect(initial, placeholder string) *slack.SelectBlockElement {
 	el := slack.NewOptionsSelectBlockElement(slack.OptTypeUser, plain(placeholder, MaxPlaceholder), InputAction)
 	el.InitialUser = initial
@@ -84,7 +91,7 @@ func OnboardModal(m sh.OnboardModel) slack.ModalViewRequest {
 		textInput(sh.FieldTitle, "Job title", f.Title, "Backend Engineer", true, false, m.Errors),
 		textInput(sh.FieldDepartment, "Department", f.Department, "Engineering", true, false, m.Errors),
 		textInput(sh.FieldTeam, "Team", f.Team, "Payments", true, false, m.Errors),
-		input(sh.FieldManager, "Manager", userSelect(f.ManagerUserID, "Pick their manager"), true, m.Errors),
+		dispatch(input(sh.FieldManager, "Manager", userSelect(f.ManagerUserID, "Pick their manager"), true, m.Errors)),
 		textInput(sh.FieldLocation, "Location", f.Location, "Berlin", true, false, m.Errors),
 		input(sh.FieldStartDate, "Start date", datePicker(f.StartDate), false, m.Errors),
 	)
@@ -100,7 +107,7 @@ func OnboardModal(m sh.OnboardModel) slack.ModalViewRequest {
 	kind := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Employment type", MaxPlaceholder), InputAction, opts...)
 	kind.InitialOption = initial
 	blocks = append(blocks,
-		input(sh.FieldKind, "Employment type", kind, false, m.Errors),
+		dispatch(input(sh.FieldKind, "Employment type", kind, false, m.Errors)),
 		input(sh.FieldEndDate, "Contract end (contractors)", datePicker(f.EndDate), true, m.Errors),
 		slack.NewActionBlock("preview_actions", button(ActPreview, "preview", "Preview plan", "")),
 	)
