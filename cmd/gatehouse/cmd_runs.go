@@ -205,6 +205,10 @@ func runsAct(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		}
 		counts[got.Status]++
 	}
+	if len(runs) == 0 {
+		fmt.Fprintln(stdout, "no unfinished runs")
+		return 0
+	}
 	fmt.Fprintf(stdout, "%d unfinished run(s) resumed:", len(runs))
 	for _, s := range []gatehouse.RunStatus{gatehouse.RunSucceeded, gatehouse.RunWaiting, gatehouse.RunBlocked, gatehouse.RunScheduled, gatehouse.RunHeld, gatehouse.RunFailed, gatehouse.RunCancelled} {
 		if counts[s] > 0 {
