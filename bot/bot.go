@@ -301,13 +301,11 @@ func (b *Bot) ack(sm *socketmode.Client, req *socketmode.Request, payload any) {
 	if req == nil || req.EnvelopeID == "" {
 		return
 	}
-	var err error
-	if payload != nil {
-		err = sm.Ack(*req, payload)
-	} else {
-		err = sm.Ack(*req)
-	}
-	if err != nil {
+	// An ack later than Slack's 3 s is worthless, and while the socket is
+	// down slack-go's response buffer can fill: never wait longer than that.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := sm.AckCtx(ctx, req.EnvelopeID, payload); err != nil {
 		b.log.Warn().Err(err).Str("envelope", req.EnvelopeID).Msg("ack failed")
 	}
 }
@@ -325,7 +323,9 @@ func (b *Bot) ackMalformed(sm *socketmode.Client, evt socketmode.Event) {
 	id := envelopeID(raw)
 	b.log.Warn().AnErr("cause", cause).Str("envelope", id).Int("bytes", len(raw)).Msg("malformed envelope; acked and dropped")
 	if id != "" {
-		if err := sm.Send(socketmode.Response{EnvelopeID: id}); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		if err := sm.SendCtx(ctx, socketmode.Response{EnvelopeID: id}); err != nil {
 			b.log.Warn().Err(err).Msg("ack of malformed envelope failed")
 		}
 	}
