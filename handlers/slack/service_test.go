@@ -152,3 +152,49 @@ func (d dirFunc) EmailOf(_ context.Context, uid string) (string, error) {
 	return "", ErrNotFound
 }
 func (d dirFunc) UserIDOf(context.Context, string) (string, error) { return "", ErrNotFound }
+
+func TestValidateOnboardKnowsTheManager(t *testing.T) {
+	s, _ := newService(t)
+	form := OnboardForm{Name: "Linus", Email: "linus@example.com", StartDate: "2026-12-01", Kind: "employee"}
+	for _, tc := range []struct {
+		manager string
+		bad     bool
+	}{{"", false}, {"grace@example.com", false}, {"ghost@example.com", true}} {
+		form.ManagerEmail = tc.manager
+		_, errs := s.ValidateOnboard(form)
+		if (errs[FieldManager] != "") != tc.bad {
+			t.Errorf("manager %q: errors %v", tc.manager, errs)
+		}
+	}
+}
+
+func TestOffboardPlanFromGrants(t *testing.T) {
+	s, _ := newService(t)
+	now := s.Now()
+	for _, g := range []gatehouse.Grant{
+		{Identity: "ada@example.com", App: "okta", Entitlement: "account", Source: gatehouse.SourceBirthright, GrantedAt: now.Add(-time.Hour)},
+		{Identity: "ada@example.com", App: "dropbox", Entitlement: "account", Source: gatehouse.SourceDiscovered, GrantedAt: now.Add(-time.Hour)},
+		{Identity: "ada@example.com", App: "jira", Entitlement: "account", Source: gatehouse.SourceBirthright, GrantedAt: now.Add(-2 * time.Hour)},
+	} {
+		if _, err := s.Store.PutGrant(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Store.RevokeGrant("ada@example.com", "jira", "account", now.Add(-time.Hour), "test"); err != nil {
+		t.Fatal(err)
+	}
+	s.Engine = &fakeEngine{} // no OffboardPlanner: the store's grants are listed
+	m, err := s.Offboard(context.Background(), Actor{Email: "it@example.com", IT: true}, "ada@example.com now")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Accounts) != 2 || m.Accounts[0].App != "dropbox" || !m.Accounts[0].Discovered || m.Accounts[1].Discovered {
+		t.Fatalf("accounts %+v", m.Accounts)
+	}
+	if m.TransferToEmail != "grace@example.com" {
+		t.Errorf("transfer to %q, want the manager", m.TransferToEmail)
+	}
+	if _, err := s.Offboard(context.Background(), Actor{Email: "ada@example.com", IT: true}, "ada@example.com"); !errors.Is(err, ErrSelfApproval) {
+		t.Errorf("self offboard: %v", err)
+	}
+}
