@@ -39,6 +39,9 @@ type Config struct {
 	PingInterval time.Duration
 	HTTPClient   *http.Client
 	Log          zerolog.Logger
+	// StateFile keeps where progress cards were posted across restarts
+	// ("" keeps it in memory only).
+	StateFile string
 }
 
 // Sentinel errors of New and Run.
@@ -64,11 +67,13 @@ type Bot struct {
 	cardQueue *queue
 	dedupe    sync.Map // event_id -> time first seen (fast path before the store)
 	progress  sync.Map // run id -> gatehouse.MessageRef (progress card)
+	finished  sync.Map // run id -> true once its card shows the final state
 	pendingRC sync.Map // run id -> *runUpdate (coalesced progress updates)
 	held      sync.Map // batch id -> heldBatch (HR mass changes awaiting IT)
 	syncSem   chan struct{}
 	syncWG    sync.WaitGroup
 
+	stateMu   sync.Mutex
 	connects  atomic.Int64
 	dedupeN   atomic.Int64
 	closeOnce sync.Once
@@ -122,6 +127,10 @@ func New(cfg Config, svc *sh.Service) (*Bot, error) {
 	// waiting for IT-channel slots never delays an approver's DM or a modal.
 	b.cardQueue = newQueue(context.Background(), 2, cfg.QueueDepth*4, 10*time.Minute, cfg.Log)
 	b.dir = newDirectory(b.api, cfg.IT, cfg.HR)
+	if err := b.loadState(); err != nil {
+		b.Close()
+		return nil, err
+	}
 	if svc != nil {
 		if svc.Directory == nil {
 			svc.Directory = b.dir

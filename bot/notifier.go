@@ -97,6 +97,14 @@ func (b *Bot) renderProgress(ctx context.Context, run gatehouse.Run, steps []gat
 	if v, ok := b.progress.Load(run.ID); ok {
 		if err := b.api.update(ctx, v.(gatehouse.MessageRef), text, blocks); err != nil {
 			b.log.Warn().Err(err).Str("run", run.ID).Msg("update progress card")
+			return
+		}
+		if run.Status.Terminal() && b.cfg.StateFile != "" {
+			// The card shows the final evidence: a restart need not
+			// remember it (memory still does, for late changes).
+			if _, already := b.finished.LoadOrStore(run.ID, true); !already {
+				b.saveState()
+			}
 		}
 		return
 	}
@@ -111,6 +119,7 @@ func (b *Bot) renderProgress(ctx context.Context, run gatehouse.Run, steps []gat
 		return
 	}
 	b.progress.Store(run.ID, ref)
+	b.saveState()
 }
 
 // ProgressCard returns where a run's progress card was posted.

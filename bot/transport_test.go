@@ -270,3 +270,54 @@ func TestCapMessage(t *testing.T) {
 		t.Fatalf("short message changed: %d", len(got))
 	}
 }
+
+// TestProgressCardSurvivesRestart: a restarted bot edits the progress card
+// it posted before instead of posting a second one.
+func TestProgressCardSurvivesRestart(t *testing.T) {
+	srv := slacktest.New(t, slacktest.Config{Channels: []slacktest.Channel{{ID: "C0IT", Name: "it"}}, Logf: func(string, ...any) {}})
+	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	state := filepath.Join(t.TempDir(), "slack-state.json")
+	newBot := func() *Bot {
+		b, err := New(Config{AppToken: srv.AppToken(), BotToken: srv.BotToken(), APIURL: srv.APIURL(), ITChannel: "C0IT",
+			StateFile: state, Log: zerolog.Nop()}, &sh.Service{Store: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	run := gatehouse.Run{ID: "r-1", IdentityKey: "ada@example.com", Status: gatehouse.RunRunning,
+		Event: gatehouse.Event{Type: gatehouse.EventLeaver, Identity: gatehouse.Identity{Email: "ada@example.com", Name: "Ada"}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	b1 := newBot()
+	b1.renderProgress(ctx, run, nil)
+	ref, ok := b1.ProgressCard("r-1")
+	if !ok {
+		t.Fatal("no card posted")
+	}
+	b1.Close()
+
+	b2 := newBot()
+	defer b2.Close()
+	if got, ok := b2.ProgressCard("r-1"); !ok || got != ref {
+		t.Fatalf("restarted bot has card %+v (%v), want %+v", got, ok, ref)
+	}
+	run.Status = gatehouse.RunSucceeded
+	b2.renderProgress(ctx, run, nil)
+	if n := len(srv.Messages("C0IT")); n != 1 {
+		t.Fatalf("%d cards in the channel, want 1", n)
+	}
+	if m, _ := srv.Message(ref.Channel, ref.TS); m.Edits != 1 || !strings.Contains(string(m.Blocks), "Succeeded") {
+		t.Fatalf("card not edited to the final state: %d edits", m.Edits)
+	}
+	b3 := newBot()
+	defer b3.Close()
+	if _, ok := b3.ProgressCard("r-1"); ok {
+		t.Error("finished run still remembered after a restart")
+	}
+}

@@ -129,7 +129,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	b, err := bot.New(bot.Config{
 		AppToken: appToken, BotToken: botToken, APIURL: apiURL,
 		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR,
-		Log: log.With().Str("component", "slack").Logger(),
+		StateFile: path + ".slack.json", // where progress cards are, across restarts
+		Log:       log.With().Str("component", "slack").Logger(),
 	}, svc)
 	if err != nil {
 		return fail(stderr, "%v", err)
