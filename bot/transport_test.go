@@ -3,7 +3,9 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -319,5 +321,50 @@ func TestProgressCardSurvivesRestart(t *testing.T) {
 	defer b3.Close()
 	if _, ok := b3.ProgressCard("r-1"); ok {
 		t.Error("finished run still remembered after a restart")
+	}
+}
+
+// TestRunLeavesNoGoroutines: every goroutine the bot starts (socket,
+// queues, submission checks) is gone once Run returns.
+func TestRunLeavesNoGoroutines(t *testing.T) {
+	srv := slacktest.New(t, slacktest.Config{Users: []slacktest.User{{ID: "U1", Name: "ana", Email: "ana@example.com"}}, Logf: func(string, ...any) {}})
+	db, err := store.Open(filepath.Join(t.TempDir(), "db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := runtime.NumGoroutine()
+	b, err := New(Config{AppToken: srv.AppToken(), BotToken: srv.BotToken(), APIURL: srv.APIURL(), Log: zerolog.Nop()}, &sh.Service{Store: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer wcancel()
+	if err := srv.WaitConnected(wctx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := srv.SendSlashCommand(slacktest.SlashCommand{Command: "/access", Text: "help", UserID: "U1", ChannelID: "C1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Wait(wctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		http.DefaultClient.CloseIdleConnections()
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
