@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,6 +49,14 @@ func TestMoverAddsNewRemovesOldAndReviewsHighRisk(t *testing.T) {
 	steps := h.steps(r.ID)
 	if r.Status != gatehouse.RunWaiting || steps["review:aws:poweruser"].Status != gatehouse.StepWaiting || steps["grant:aws:poweruser"].Status != gatehouse.StepPending {
 		t.Fatalf("mover %s: %+v", r.Status, steps)
+	}
+	// github:admin needs an approval by policy (critical): that approval is
+	// the review too, so the manager is asked once, not twice.
+	if _, twice := steps["review:github:admin"]; twice {
+		t.Error("github:admin has both an approval and a review step")
+	}
+	if st, ok := steps["approval:github:admin"]; !ok || !strings.Contains(st.Result[resRoles], "manager") {
+		t.Errorf("approval:github:admin %+v: want the manager among its approvers", st)
 	}
 	if steps["grant:github:member"].Status != gatehouse.StepSucceeded {
 		t.Errorf("low-risk addition waited for review: %+v", steps["grant:github:member"])

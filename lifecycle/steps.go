@@ -275,6 +275,17 @@ func (p *planner) approvalGates(plan gatehouse.Plan, grants []gatehouse.PlannedG
 		if !planned[g.Ref()] {
 			continue
 		}
+		// A change that already needs an approval is reviewed by it: the
+		// manager joins that approval's approvers instead of being asked
+		// twice about the same entitlement.
+		if ids := gates[g.Ref()]; len(ids) > 0 {
+			step := &p.steps[p.index[ids[0]]]
+			roles := strings.Split(step.Result[resRoles], ",")
+			if !contains(roles, string(gatehouse.ApproverManager)) {
+				step.Result[resRoles] = strings.Join(append(roles, string(gatehouse.ApproverManager)), ",")
+			}
+			continue
+		}
 		id := p.add(gatehouse.Step{ID: stepID("review", g.App, g.Entitlement), Kind: gatehouse.StepApproval, App: g.App, Entitlement: g.Entitlement, Reasons: g.Reasons,
 			Result: map[string]string{resRoles: string(gatehouse.ApproverManager), resRequired: "1"}})
 		gates[g.Ref()] = append(gates[g.Ref()], id)
