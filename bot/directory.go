@@ -179,3 +179,13 @@ func (d *directory) actor(ctx context.Context, userID string) sh.Actor {
 	a.HR = d.member(ctx, d.hr, userID, email)
 	return a
 }
+
+// forget drops what is cached about a user (user_change events).
+func (d *directory) forget(userID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.users[userID]; ok && e.email != "" {
+		delete(d.ids, e.email)
+	}
+	delete(d.users, userID)
+}

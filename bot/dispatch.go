@@ -383,6 +383,10 @@ func (b *Bot) onEvent(evt socketmode.Event) {
 		}
 	}
 	switch inner := ev.InnerEvent.Data.(type) {
+	case *slackevents.UserChangeEvent:
+		// An email changed or an account was deactivated: rights are
+		// decided on emails, so forget what the directory cached.
+		b.dir.forget(inner.User.ID)
 	case *slackevents.AppHomeOpenedEvent:
 		if inner.Tab != "" && inner.Tab != "home" {
 			return

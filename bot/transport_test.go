@@ -368,3 +368,28 @@ func TestRunLeavesNoGoroutines(t *testing.T) {
 		t.Fatalf("%d goroutines after Run, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// TestUserChangeFlushesTheDirectory: rights follow emails, so a changed
+// email takes effect at the next click, not after the cache expires.
+func TestUserChangeFlushesTheDirectory(t *testing.T) {
+	b, srv, _ := startBot(t, slacktest.Config{Users: []slacktest.User{{ID: "U1", Name: "ana", Email: "ana@example.com"}}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if e, _ := b.dir.EmailOf(ctx, "U1"); e != "ana@example.com" {
+		t.Fatalf("email %q", e)
+	}
+	srv.AddUser(slacktest.User{ID: "U1", Name: "ana", Email: "ana.new@example.com"})
+	if e, _ := b.dir.EmailOf(ctx, "U1"); e != "ana@example.com" {
+		t.Fatalf("cache not used: %q", e)
+	}
+	d, err := srv.SendEvent(map[string]any{"type": "user_change", "user": map[string]any{"id": "U1", "name": "ana"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, func() bool { e, _ := b.dir.EmailOf(ctx, "U1"); return e == "ana.new@example.com" }); err != nil {
+		t.Fatal("directory kept the old email after user_change")
+	}
+}
