@@ -338,16 +338,23 @@ func setPos(elem reflect.Value, p Pos, name string) {
 
 // suggest proposes the closest known key for a typo.
 func suggest(k string, known []string) string {
-	best, bestD := "", 3
-	for _, c := range known {
-		if dd := editDistance(k, c); dd < bestD {
-			best, bestD = c, dd
-		}
-	}
+	best := Closest(k, known)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// Closest returns the candidate at most two edits away from word (the
+// nearest one), or "" — for "did you mean" hints wherever names are typed.
+func Closest(word string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
 }
 
 func editDistance(a, b string) int {

@@ -100,36 +100,10 @@ var personFields = func() string {
 
 // suggestField proposes a field one or two edits away from a typo.
 func suggestField(f string) string {
-	best, bestD := "", 3
-	for _, n := range strings.Split(personFields, ", ") {
-		if d := editDistance(f, n); d < bestD {
-			best, bestD = n, d
-		}
+	if best := config.Closest(f, strings.Split(personFields, ", ")); best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
 
 func isIdentByte(c byte) bool {

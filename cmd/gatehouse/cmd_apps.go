@@ -66,24 +66,9 @@ type appsFlags struct {
 // parseAppsArgs parses flags and positionals in any order ("apps check okta
 // --config x" and "apps check --config x okta" both work).
 func parseAppsArgs(fs *flag.FlagSet, args []string, maxPos int) ([]string, int, bool) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0, false
-			}
-			return nil, 2, false
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if rest[0] == "--" {
-			pos = append(pos, rest[1:]...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	pos, code, ok := splitArgs(fs, args)
+	if !ok {
+		return nil, code, false
 	}
 	if len(pos) > maxPos {
 		fmt.Fprintf(fs.Output(), "gatehouse %s: unexpected argument %q\n", fs.Name(), pos[maxPos])

@@ -62,30 +62,12 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return 0
 }
 
-// storeParseFlags parses args allowing flags and positional arguments in any
-// order ("who-had github:admin --at 2026-01-01" as well as the reverse), which
-// the standard flag package alone does not, and returns the positionals. It
-// checks that exactly npos were given (npos < 0: any number). On failure it
-// returns the exit status to use (0 for -h, 2 for bad usage) and ok=false.
+// storeParseFlags parses flags and positionals in any order (splitArgs) and
+// checks that exactly npos positionals were given (npos < 0: any number).
 func storeParseFlags(fs *flag.FlagSet, args []string, npos int) ([]string, int, bool) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0, false
-			}
-			return nil, 2, false
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if rest[0] == "--" {
-			pos = append(pos, rest[1:]...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	pos, code, ok := splitArgs(fs, args)
+	if !ok {
+		return nil, code, false
 	}
 	if npos >= 0 && len(pos) != npos {
 		if npos == 0 {

@@ -53,24 +53,9 @@ func addEngineFlags(fs *flag.FlagSet, wait bool) *engineFlags {
 // that exactly npos positionals were given (npos < 0: any number). On
 // failure it returns the exit status (0 for -h, 2 for bad usage).
 func parseArgs(fs *flag.FlagSet, args []string, npos int) ([]string, int, bool) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, 0, false
-			}
-			return nil, 2, false
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if rest[0] == "--" {
-			pos = append(pos, rest[1:]...)
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	pos, code, ok := splitArgs(fs, args)
+	if !ok {
+		return nil, code, false
 	}
 	if npos >= 0 && len(pos) != npos {
 		fmt.Fprintf(fs.Output(), "gatehouse %s: want %d argument(s), got %d\n", fs.Name(), npos, len(pos))

@@ -148,7 +148,7 @@ func printSyncReport(w io.Writer, r *hr.SyncReport, loc *time.Location) {
 	section("movers", "~", r.Movers, func(c hr.Change) string {
 		var parts []string
 		for _, f := range c.Fields {
-			parts = append(parts, fmt.Sprintf("%s %q → %q", f, fieldOf(*c.Previous, f), fieldOf(c.Next, f)))
+			parts = append(parts, fmt.Sprintf("%s %q → %q", f, hr.MoverValue(*c.Previous, f), hr.MoverValue(c.Next, f)))
 		}
 		return ": " + strings.Join(parts, "; ")
 	})
@@ -204,22 +204,6 @@ func orgLine(id gatehouse.Identity) string {
 		return string(id.Kind)
 	}
 	return strings.Join(parts, " / ")
-}
-
-func fieldOf(id gatehouse.Identity, f string) string {
-	switch f {
-	case "department":
-		return id.Department
-	case "team":
-		return id.Team
-	case "title":
-		return id.Title
-	case "manager_email":
-		return id.ManagerEmail
-	case "location":
-		return id.Location
-	}
-	return ""
 }
 
 func whenText(at time.Time, id gatehouse.Identity, def *time.Location) string {

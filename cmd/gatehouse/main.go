@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -77,6 +79,31 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Summary)
 	}
 	fmt.Fprintln(w, "\nRun 'gatehouse help COMMAND' or 'gatehouse COMMAND -h' for a command's flags.")
+}
+
+// splitArgs parses flags and positional arguments in any order
+// ("who-had github:admin --at 2026-01-01" as well as the reverse), which the
+// standard flag package alone does not, and returns the positionals. On
+// failure it returns the exit status (0 for -h, 2 for bad usage), ok=false.
+func splitArgs(fs *flag.FlagSet, args []string) ([]string, int, bool) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
 }
 
 // fail prints a one-line error in the house style and returns exit status 1.

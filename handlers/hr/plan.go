@@ -116,7 +116,10 @@ func (c Change) Removes() bool {
 // moverFields are the fields whose change makes a mover.
 var moverFields = []string{"department", "team", "title", "manager_email", "location"}
 
-func moverValue(id gatehouse.Identity, f string) string {
+// MoverValue returns the value of one of the fields whose change makes a
+// mover (department, team, title, manager_email, location), as listed in
+// Change.Fields.
+func MoverValue(id gatehouse.Identity, f string) string {
 	switch f {
 	case "department":
 		return id.Department
@@ -341,14 +344,14 @@ func (p *Planner) Plan(prev *gatehouse.Identity, r Record, now time.Time) Change
 	if st != StatusTerminated && !prevTerminated {
 		var changed []string
 		for _, f := range moverFields {
-			if !strings.EqualFold(moverValue(*prev, f), moverValue(ch.Next, f)) {
+			if !strings.EqualFold(MoverValue(*prev, f), MoverValue(ch.Next, f)) {
 				changed = append(changed, f)
 			}
 		}
 		if len(changed) > 0 {
 			var b strings.Builder
 			for _, f := range changed {
-				fmt.Fprintf(&b, "|%s=%s>%s", f, moverValue(*prev, f), moverValue(ch.Next, f))
+				fmt.Fprintf(&b, "|%s=%s>%s", f, MoverValue(*prev, f), MoverValue(ch.Next, f))
 			}
 			ch.Fields = changed
 			ch.Events = append(ch.Events, ev(gatehouse.EventMover, now,
