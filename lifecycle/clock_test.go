@@ -2,6 +2,8 @@ package lifecycle
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/connectors/simulated"
 	"github.com/gatehousehq/gatehouse/lifecycle/clocktest"
+	"github.com/gatehousehq/gatehouse/store"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -171,5 +174,65 @@ func TestApprovalRemindEscalateExpire(t *testing.T) {
 	r = h.wait(r.ID)
 	if s := h.steps(r.ID)["grant:github:admin"]; s.Status != gatehouse.StepSkipped || r.Status != gatehouse.RunSucceeded {
 		t.Fatalf("run %s, grant %+v", r.Status, s)
+	}
+}
+
+func TestManualTaskRemindsThenEscalatesToIT(t *testing.T) {
+	clk := clocktest.New(t0)
+	h := newHarness(t, loadConfig(t, cfgPath, nil), withClock(clk))
+	ctx := context.Background()
+	grace := person("grace@example.com", "Engineering", "", "ceo@example.com")
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: grace}).ID)
+	ada := person("ada@example.com", "Engineering", "SRE", "grace@example.com")
+	r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+	aid := h.steps(r.ID)["approval:github:admin"].Result[resApproval]
+	a, err := h.db.GetApproval(aid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range a.Approvers {
+		if _, err := h.eng.Decide(ctx, aid, who, true, "ok"); err != nil && !errors.Is(err, ErrAlreadyDecided) {
+			t.Fatalf("approve as %s: %v", who, err)
+		}
+	}
+	h.wait(r.ID)
+	// Ada held github:admin (critical): her leaving opens a task for the
+	// app owner to rotate the shared credentials she could see.
+	lr := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventLeaver, Identity: gatehouse.Identity{Email: ada.Email}}).ID)
+	tasks, err := h.db.ListTasks(store.TaskFilter{RunID: lr.ID, Status: []gatehouse.TaskStatus{gatehouse.TaskOpen}})
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("no open task after the leaver (%v); run %s %+v", err, lr.Status, h.steps(lr.ID))
+	}
+	task := tasks[0]
+	owner := task.Assignee
+	if task.Escalated || strings.EqualFold(owner, h.eng.itEmail()) {
+		t.Fatalf("task %+v should start with the app owner", task)
+	}
+	pol := h.cfg.Approvals
+	clk.Advance(pol.RemindAfter)
+	eventually(t, "a reminder about the task", func() bool {
+		h.notes.mu.Lock()
+		defer h.notes.mu.Unlock()
+		for _, r := range h.notes.reminders {
+			if r == "task:"+task.ID {
+				return true
+			}
+		}
+		return false
+	})
+	clk.Advance(pol.EscalateAfter - pol.RemindAfter)
+	eventually(t, "escalation to IT", func() bool {
+		x, _ := h.db.GetTask(task.ID)
+		return x.Escalated && strings.EqualFold(x.Assignee, h.eng.itEmail())
+	})
+	if len(h.audit("escalate_task")) == 0 {
+		t.Error("escalation not audited")
+	}
+	// The original owner may still finish it; closing it stops the nagging.
+	if _, err := h.eng.CompleteTask(ctx, task.ID, owner, true, "rotated the deploy key"); err != nil {
+		t.Fatalf("owner completes after escalation: %v", err)
+	}
+	if _, err := h.db.GetJob(jobID(jobTaskRemind, task.ID)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("reminder job left behind after completion: %v", err)
 	}
 }

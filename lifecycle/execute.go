@@ -359,7 +359,7 @@ func (e *Engine) afterFailure(l *lane, w *work, s gatehouse.Step, callErr error)
 		return e.storeTrouble(o, err)
 	}
 	if task != nil {
-		e.notify.TaskOpened(e.ctx, *task)
+		e.taskOpened(*task)
 	}
 	o.step, o.stored = stored, true
 	return o

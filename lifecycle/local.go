@@ -226,7 +226,7 @@ func (e *Engine) openManualTask(run gatehouse.Run, s gatehouse.Step) (gatehouse.
 		return s, err
 	}
 	if fresh {
-		e.notify.TaskOpened(e.ctx, stored)
+		e.taskOpened(stored)
 	}
 	return out, nil
 }

@@ -20,6 +20,8 @@ const (
 	jobApprovalExpire   = "approval_expire"
 	jobGrantExpire      = "grant_expire"
 	jobGrantRemind      = "grant_remind"
+	jobTaskRemind       = "task_remind"
+	jobTaskEscalate     = "task_escalate"
 )
 
 func jobID(kind, key string) string { return kind + ":" + key }
@@ -166,13 +168,19 @@ func (e *Engine) runJob(j store.Job) error {
 	case jobGrantRemind:
 		e.notify.Reminder(e.ctx, "grant_expiry", j.ID)
 		return nil
+	case jobTaskRemind, jobTaskEscalate:
+		var id string
+		if err := json.Unmarshal(j.Payload, &id); err != nil {
+			return nil
+		}
+		return e.taskJob(j.Kind, id)
 	}
 	return nil
 }
 
 func ownJob(kind string) bool {
 	switch kind {
-	case jobStartRun, jobApprovalRemind, jobApprovalEscalate, jobApprovalExpire, jobGrantExpire, jobGrantRemind:
+	case jobStartRun, jobApprovalRemind, jobApprovalEscalate, jobApprovalExpire, jobGrantExpire, jobGrantRemind, jobTaskRemind, jobTaskEscalate:
 		return true
 	}
 	return false

@@ -61,6 +61,7 @@ func (e *Engine) CompleteTask(ctx context.Context, taskID, by string, done bool,
 		}
 		return t, err
 	}
+	e.deleteTaskJobs(updated.ID)
 	if err := e.settleTaskStep(updated); err != nil {
 		return updated, err
 	}
@@ -190,4 +191,74 @@ func (s taskStore) GetTask(ctx context.Context, id string) (gatehouse.Task, erro
 		return t, gatehouse.NotFound(err)
 	}
 	return t, err
+}
+
+// taskOpened tells people about a new task and schedules its follow-up: a
+// reminder to the assignee every approvals.remind_after while it stays open,
+// and after approvals.escalate_after a hand-over to IT (an app owner who does
+// not answer must not leave a leaver's access open).
+func (e *Engine) taskOpened(t gatehouse.Task) {
+	e.notify.TaskOpened(e.ctx, t)
+	created := t.CreatedAt
+	if created.IsZero() {
+		created = e.clock.Now()
+	}
+	if err := e.scheduleJob(jobTaskRemind, t.ID, created.Add(e.cfg.Approvals.RemindAfter), t.ID); err != nil {
+		e.log.Error().Err(err).Str("task", t.ID).Msg("schedule task reminder")
+	}
+	if !t.Escalated {
+		if err := e.scheduleJob(jobTaskEscalate, t.ID, created.Add(e.cfg.Approvals.EscalateAfter), t.ID); err != nil {
+			e.log.Error().Err(err).Str("task", t.ID).Msg("schedule task escalation")
+		}
+	}
+}
+
+func (e *Engine) deleteTaskJobs(id string) {
+	for _, k := range []string{jobTaskRemind, jobTaskEscalate} {
+		_ = e.db.DeleteJob(jobID(k, id))
+	}
+}
+
+// taskJob handles a task's reminder and escalation. Both are no-ops once the
+// task is closed, so a job that survived a crash after CompleteTask is harmless.
+func (e *Engine) taskJob(kind, id string) error {
+	t, err := e.db.GetTask(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t.Status != gatehouse.TaskOpen {
+		return nil
+	}
+	now := e.clock.Now()
+	switch kind {
+	case jobTaskRemind:
+		e.notify.Reminder(e.ctx, "task", t.ID)
+		return e.scheduleJob(jobTaskRemind, t.ID, now.Add(e.cfg.Approvals.RemindAfter), t.ID)
+	case jobTaskEscalate:
+		it := e.itEmail()
+		if t.Escalated || strings.EqualFold(t.Assignee, it) {
+			return nil
+		}
+		sys := gatehouse.Actor{Kind: gatehouse.ActorSchedule, ID: "gatehouse"}
+		updated, err := e.db.UpdateTask(t.ID, func(x *gatehouse.Task) error {
+			if x.Status != gatehouse.TaskOpen || x.Escalated {
+				return errSkipWrite
+			}
+			x.Instructions = strings.TrimSpace(x.Instructions + "\n\nEscalated to IT: " + x.Assignee + " did not complete it within approvals.escalate_after.")
+			x.Escalated, x.Assignee = true, it
+			return nil
+		}, gatehouse.AuditEntry{Time: now.UTC(), Actor: sys, Action: "escalate_task", IdentityKey: t.IdentityKey, App: t.App, RunID: t.RunID, StepID: t.StepID,
+			Reason: "not completed within approvals.escalate_after", Details: map[string]string{"task": t.ID, "from": t.Assignee, "to": it}})
+		if errors.Is(err, errSkipWrite) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		e.notify.TaskOpened(e.ctx, updated)
+	}
+	return nil
 }
