@@ -424,3 +424,46 @@ func TestRunsOfOneIdentityAreSerializedOthersParallel(t *testing.T) {
 	}
 	_ = aStart
 }
+
+func TestSegregationOfDutiesGatesNewConflictingAccess(t *testing.T) {
+	tests := []struct {
+		action    string
+		wantStep  string
+		wantFirst string // an approver the gate must include
+	}{
+		{"block", "sod:aws:poweruser", "it@example.com"},
+		{"review", "sod:aws:poweruser", "grace@example.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action, func(t *testing.T) {
+			cfg := loadConfig(t, cfgPath, func(c *config.Config) {
+				c.SoD = append(c.SoD, &config.SoDConstraint{Name: "admin-vs-poweruser", Action: tt.action, Entitlements: []config.Ref{
+					{EntitlementRef: gatehouse.EntitlementRef{App: "github", Entitlement: "admin"}},
+					{EntitlementRef: gatehouse.EntitlementRef{App: "aws", Entitlement: "poweruser"}},
+				}})
+			})
+			h := newHarness(t, cfg)
+			h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: person("grace@example.com", "Engineering", "", "ceo@example.com")}).ID)
+			ada := person("ada@example.com", "Engineering", "SRE", "grace@example.com")
+			r := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: ada}).ID)
+			steps := h.steps(r.ID)
+			gate, ok := steps[tt.wantStep]
+			if !ok || gate.Status != gatehouse.StepWaiting {
+				t.Fatalf("no waiting %s gate: %+v", tt.wantStep, steps)
+			}
+			if steps["grant:aws:poweruser"].Status != gatehouse.StepPending {
+				t.Errorf("conflicting grant ran before the gate: %+v", steps["grant:aws:poweruser"])
+			}
+			if steps["grant:github:member"].Status != gatehouse.StepSucceeded {
+				t.Errorf("unrelated access waited: %+v", steps["grant:github:member"])
+			}
+			a, err := h.db.GetApproval(gate.Result[resApproval])
+			if err != nil || !containsFold(a.Approvers, tt.wantFirst) || len(a.Conflicts) == 0 {
+				t.Fatalf("gate approval %+v (%v): want %s among approvers and the conflict shown", a, err, tt.wantFirst)
+			}
+			if tt.action == "block" && containsFold(a.Approvers, "grace@example.com") {
+				t.Errorf("a manager must not be able to waive a blocking SoD constraint: %v", a.Approvers)
+			}
+		})
+	}
+}

@@ -290,7 +290,44 @@ func (p *planner) approvalGates(plan gatehouse.Plan, grants []gatehouse.PlannedG
 			Result: map[string]string{resRoles: string(gatehouse.ApproverManager), resRequired: "1"}})
 		gates[g.Ref()] = append(gates[g.Ref()], id)
 	}
+	p.sodGates(plan, planned, gates)
 	return gates
+}
+
+// sodGates holds what a run would add in breach of segregation of duties.
+// A "block" constraint needs an exception from IT: its own approval step,
+// never folded into another approval (a manager alone must not waive it). A
+// "review" constraint needs the manager: folded into an existing approval of
+// the entitlement, else an approval step of its own. Access already held is
+// not gated — only this run's additions create the conflict.
+func (p *planner) sodGates(plan gatehouse.Plan, planned map[gatehouse.EntitlementRef]bool, gates map[gatehouse.EntitlementRef][]string) {
+	for _, c := range plan.Conflicts {
+		for _, ref := range c.Entitlements {
+			if !planned[ref] {
+				continue
+			}
+			if c.Action != "block" {
+				if ids := gates[ref]; len(ids) > 0 {
+					step := &p.steps[p.index[ids[0]]]
+					roles := strings.Split(step.Result[resRoles], ",")
+					if !contains(roles, string(gatehouse.ApproverManager)) {
+						step.Result[resRoles] = strings.Join(append(roles, string(gatehouse.ApproverManager)), ",")
+					}
+					continue
+				}
+			}
+			role := gatehouse.ApproverManager
+			if c.Action == "block" {
+				role = gatehouse.ApproverIT
+			}
+			id := p.add(gatehouse.Step{ID: stepID("sod", ref.App, ref.Entitlement), Kind: gatehouse.StepApproval, App: ref.App, Entitlement: ref.Entitlement,
+				Reasons: []gatehouse.Reason{{Rule: "sod:" + c.Constraint}},
+				Result:  map[string]string{resRoles: string(role), resRequired: "1"}})
+			if !contains(gates[ref], id) {
+				gates[ref] = append(gates[ref], id)
+			}
+		}
+	}
 }
 
 // mover adds the new profile's access and removes the old, never stacking:
