@@ -215,9 +215,17 @@ type SoDConstraint struct {
 
 func (s *SoDConstraint) setPos(p Pos, _ string) { s.Pos = p }
 
-// StoreConfig locates the database.
+// StoreConfig locates the database and its scheduled hot backups.
 type StoreConfig struct {
 	Path string `yaml:"path"`
+	// BackupEvery makes `serve` write a hot backup this often (0: never).
+	// A running server holds the database's lock, so this — not `gatehouse
+	// backup` — is how it is backed up.
+	BackupEvery time.Duration `yaml:"backup_every"`
+	// BackupDir receives the backups (default: "backups" beside the database).
+	BackupDir string `yaml:"backup_dir"`
+	// BackupKeep is how many backups are kept (default 7).
+	BackupKeep int `yaml:"backup_keep"`
 }
 
 // EngineConfig tunes the executor.

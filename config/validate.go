@@ -106,6 +106,12 @@ func (c *Config) validate(errs *ErrorList) {
 	c.validateRules(errs, top)
 	c.validateApprovals(errs, top)
 	c.validateSoD(errs)
+	if c.Store.BackupEvery != 0 && c.Store.BackupEvery < time.Minute {
+		c.add(errs, "store.backup_every", "must be at least 1m (or 0 for no scheduled backups)")
+	}
+	if c.Store.BackupKeep < 0 {
+		c.add(errs, "store.backup_keep", "must not be negative")
+	}
 	if c.Engine.Workers < 0 || c.Engine.MaxAttempts < 0 {
 		c.add(errs, "engine", "workers and max_attempts must not be negative")
 	}
@@ -138,6 +144,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Store.Path == "" {
 		c.Store.Path = "gatehouse.db"
+	}
+	if c.Store.BackupKeep == 0 {
+		c.Store.BackupKeep = 7
 	}
 	if c.Engine.Workers == 0 {
 		c.Engine.Workers = 16

@@ -5,6 +5,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -66,4 +69,47 @@ func (db *DB) BackupFile(path string) (int64, error) {
 		_ = d.Close()
 	}
 	return n, nil
+}
+
+// BackupPrefix and BackupSuffix frame the names RotateBackups writes:
+// gatehouse-20261126T231500Z.db. The timestamp sorts lexically.
+const (
+	BackupPrefix = "gatehouse-"
+	BackupSuffix = ".db"
+)
+
+// RotateBackups writes a timestamped hot backup into dir (created 0700 if
+// missing) and removes the oldest ones beyond keep (keep < 1 keeps one). It is
+// how a running server, which holds the database's lock, is backed up: a
+// second process cannot open the file while `serve` runs.
+func (db *DB) RotateBackups(dir string, keep int, now time.Time) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("backup directory %s: %w", dir, err)
+	}
+	name := filepath.Join(dir, BackupPrefix+now.UTC().Format("20060102T150405Z")+BackupSuffix)
+	if _, err := db.BackupFile(name); err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return name, fmt.Errorf("list backups in %s: %w", dir, err)
+	}
+	var backups []string
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() && strings.HasPrefix(n, BackupPrefix) && strings.HasSuffix(n, BackupSuffix) {
+			backups = append(backups, n)
+		}
+	}
+	sort.Strings(backups)
+	if keep < 1 {
+		keep = 1
+	}
+	for len(backups) > keep {
+		if err := os.Remove(filepath.Join(dir, backups[0])); err != nil {
+			return name, fmt.Errorf("remove old backup: %w", err)
+		}
+		backups = backups[1:]
+	}
+	return name, nil
 }

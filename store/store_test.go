@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehousehq/gatehouse"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -390,5 +391,43 @@ func TestCloseDrainsWrites(t *testing.T) {
 	rep, err := db.VerifyAudit(nil)
 	if err != nil || rep.Entries != uint64(succeeded) {
 		t.Fatalf("%d entries on disk, %d appends succeeded (%v)", rep.Entries, succeeded, err)
+	}
+}
+
+func TestRotateBackupsKeepsNewest(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(filepath.Join(dir, "g.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.AppendAudit(gatehouse.AuditEntry{Action: "probe"}); err != nil {
+		t.Fatal(err)
+	}
+	bdir := filepath.Join(dir, "backups")
+	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var last string
+	for i := 0; i < 5; i++ {
+		if last, err = db.RotateBackups(bdir, 3, t0.Add(time.Duration(i)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := os.ReadDir(bdir)
+	if len(entries) != 3 || entries[0].Name() != "gatehouse-20261126T120000Z.db" || filepath.Base(last) != "gatehouse-20261126T140000Z.db" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("backups = %v, last %s", names, last)
+	}
+	// The newest backup is a usable database with the audit chain intact,
+	// taken while db stayed open (a hot backup).
+	b, err := Open(last, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if rep, err := b.VerifyAudit(nil); err != nil || rep.Entries != 1 {
+		t.Fatalf("verify backup: %+v, %v", rep, err)
 	}
 }

@@ -44,6 +44,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	db, err := storeOpenRead(*dbPath)
 	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fail(stderr, "backup: %s; a running server is backed up by itself: set store.backup_every (and backup_dir, backup_keep) in its config", storeErrText(err))
+		}
 		return fail(stderr, "backup: %s", storeErrText(err))
 	}
 	start := time.Now()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -186,6 +187,37 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}()
+	// Scheduled hot backups: the server holds the database lock, so a
+	// separate `gatehouse backup` cannot run while it serves.
+	if every := cfg.Store.BackupEvery; every > 0 {
+		dir := cfg.Store.BackupDir
+		if dir == "" {
+			dir = filepath.Join(filepath.Dir(path), "backups")
+		}
+		backup := func(now time.Time) {
+			name, err := db.RotateBackups(dir, cfg.Store.BackupKeep, now)
+			if err != nil {
+				log.Error().Err(err).Str("dir", dir).Msg("scheduled backup failed")
+				return
+			}
+			log.Info().Str("file", name).Msg("backup written")
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			backup(time.Now()) // one at start: a known-good copy before any work
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-pctx.Done():
+					return
+				case now := <-t.C:
+					backup(now)
+				}
+			}
+		}()
+	}
 	defer wg.Wait()
 	defer stopPurge()
 

@@ -100,11 +100,22 @@ func TestServeAgainstLoopbackSlack(t *testing.T) {
 
 	t.Run("serves", func(t *testing.T) {
 		t.Setenv("SLACK_BOT_TOKEN", srv.BotToken())
+		// The same config with scheduled hot backups.
+		dir := t.TempDir()
+		base, err := os.ReadFile(cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		backups := filepath.Join(dir, "backups")
+		withBackups := filepath.Join(dir, "gatehouse.yaml")
+		if err := os.WriteFile(withBackups, append(base, []byte("store:\n  backup_every: 1h\n  backup_dir: "+backups+"\n  backup_keep: 2\n")...), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan int, 1)
 		var out, errb bytes.Buffer
 		go func() {
-			done <- runServe(ctx, []string{"--config", cfgPath, "--db", filepath.Join(t.TempDir(), "db"), "--simulate", "--log-level", "warn"}, &out, &errb)
+			done <- runServe(ctx, []string{"--config", withBackups, "--db", filepath.Join(dir, "db"), "--simulate", "--log-level", "warn"}, &out, &errb)
 		}()
 		wctx, wcancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer wcancel()
@@ -118,6 +129,14 @@ func TestServeAgainstLoopbackSlack(t *testing.T) {
 		}
 		if _, err := d.Wait(wctx); err != nil {
 			t.Fatal(err)
+		}
+		// A hot backup was written at start, while serve held the lock.
+		var names []string
+		for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && len(names) == 0; time.Sleep(20 * time.Millisecond) {
+			names, _ = filepath.Glob(filepath.Join(backups, "gatehouse-*.db"))
+		}
+		if len(names) != 1 {
+			t.Errorf("backups = %v, want one written at start", names)
 		}
 		cancel()
 		select {
