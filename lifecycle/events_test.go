@@ -206,6 +206,19 @@ func TestHoldReleaseDiscardAndCancel(t *testing.T) {
 	if r2 = h.wait(r2.ID); r2.Status != gatehouse.RunCancelled {
 		t.Fatalf("discarded run %s", r2.Status)
 	}
+	// A held mover that is discarded leaves the person as they were.
+	moved := ada
+	moved.Department = "Engineering"
+	rm := h.submit(gatehouse.Event{Type: gatehouse.EventMover, Identity: moved}, Hold("mass change"))
+	if got, _ := h.db.GetIdentity(ada.Key()); got.Department != "Sales" {
+		t.Errorf("a held mover changed the stored identity: %s", got.Department)
+	}
+	if err := h.eng.Discard(ctx, rm.ID, "it@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.db.GetIdentity(ada.Key()); got.Department != "Sales" {
+		t.Errorf("a discarded mover changed the stored identity: %s", got.Department)
+	}
 	if err := h.eng.Cancel(ctx, r2.ID, "it@example.com"); !errors.Is(err, ErrWrongState) {
 		t.Errorf("cancel of a cancelled run: %v", err)
 	}

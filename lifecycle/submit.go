@@ -112,17 +112,11 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 	if ev.EffectiveAt.After(now) {
 		run.NotBefore = ev.EffectiveAt
 	}
-	if ev.Type == gatehouse.EventJoiner || ev.Type == gatehouse.EventRehire || ev.Type == gatehouse.EventMover {
-		// Record who the identity is now, so lookups (approvers, offboarding
-		// by email) see it before the run starts.
-		stored := id
-		if old, err := e.db.GetIdentity(id.Key()); err == nil && old.Status != "" && ev.Type == gatehouse.EventMover {
-			stored.Status = old.Status
-		} else if stored.Status == "" || ev.Type == gatehouse.EventRehire {
-			stored.Status = gatehouse.StatusPending
-		}
-		if _, err := e.db.PutIdentity(stored); err != nil {
-			return gatehouse.Run{}, false, fmt.Errorf("record identity %s: %w", id.Email, err)
+	// A held run (mass-change guard) changes nothing until IT releases it:
+	// a discarded mover must leave the person as they were.
+	if so.hold == "" {
+		if err := e.recordIdentity(ev); err != nil {
+			return gatehouse.Run{}, false, err
 		}
 	}
 	a := e.auditFor(run, "submit", gatehouse.Step{}, "")
@@ -375,12 +369,33 @@ func (e *Engine) Release(ctx context.Context, runID, by string) error {
 	if err != nil {
 		return e.runErr(runID, err)
 	}
+	if err := e.recordIdentity(r.Event); err != nil {
+		return err
+	}
 	if r.Status == gatehouse.RunScheduled {
 		return e.scheduleRunStart(r)
 	}
 	e.preempt(r)
 	e.kick(r.ID, r.IdentityKey)
 	e.changed(r.ID)
+	return nil
+}
+
+// recordIdentity stores who a joiner, rehire or mover is now, so lookups
+// (approvers, offboarding by email) see it before the run starts.
+func (e *Engine) recordIdentity(ev gatehouse.Event) error {
+	if ev.Type != gatehouse.EventJoiner && ev.Type != gatehouse.EventRehire && ev.Type != gatehouse.EventMover {
+		return nil
+	}
+	stored := ev.Identity
+	if old, err := e.db.GetIdentity(stored.Key()); err == nil && old.Status != "" && ev.Type == gatehouse.EventMover {
+		stored.Status = old.Status
+	} else if stored.Status == "" || ev.Type == gatehouse.EventRehire {
+		stored.Status = gatehouse.StatusPending
+	}
+	if _, err := e.db.PutIdentity(stored); err != nil {
+		return fmt.Errorf("record identity %s: %w", stored.Email, err)
+	}
 	return nil
 }
 
