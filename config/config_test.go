@@ -196,3 +196,14 @@ func TestUnresolvedSecretIsDistinguishable(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestITWithoutEmailWarns(t *testing.T) {
+	src := "version: 1\nadmins: {it: [U01, S02]}\napps:\n  a: {connector: manual, owner: o@example.com}\nprofiles:\n  p: {grants: [a]}\nrules:\n  - {name: r, when: 'true', profiles: [p]}\n"
+	cfg, err := Parse("c.yaml", []byte(src), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) != 1 || cfg.Warnings[0].Key != "admins.it_email" {
+		t.Fatalf("warnings = %v", cfg.Warnings)
+	}
+}

@@ -182,6 +182,18 @@ func (c *Config) validateAdmins(errs *ErrorList, top Pos) {
 	if c.Admins.ITChannel != "" && !channelRe.MatchString(c.Admins.ITChannel) {
 		c.add(errs, "admins.it_channel", "%q is not a Slack channel id (C…) or #name", c.Admins.ITChannel)
 	}
+	if c.Admins.ITEmail == "" {
+		hasEmail := false
+		for _, id := range c.Admins.IT {
+			hasEmail = hasEmail || gatehouse.ValidEmail(id)
+		}
+		if !hasEmail {
+			// The engine decides on emails: an IT team known only by Slack
+			// ids cannot receive escalated tasks or IT approvals.
+			*errs = append(*errs, Error{Pos: c.posOf("admins"), Key: "admins.it_email", Warning: true,
+				Msg: "set it (or list an IT admin by email): escalated tasks and IT approvals are addressed by email"})
+		}
+	}
 	if c.Admins.ITEmail != "" && !gatehouse.ValidEmail(c.Admins.ITEmail) {
 		c.add(errs, "admins.it_email", "%q is not an email", c.Admins.ITEmail)
 	}
