@@ -6,7 +6,6 @@ package connectors
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -34,6 +33,10 @@ type Deps struct {
 	Now func() time.Time
 	// UserAgent identifies Gatehouse to vendors ("gatehouse/VERSION").
 	UserAgent string
+	// SimulateStateDir, under --simulate, gives every simulated app a state
+	// file DIR/APP.json so that separate commands (onboard, then approve,
+	// then offboard) see the same simulated apps. Empty: in memory.
+	SimulateStateDir string
 }
 
 // Factory builds the connector for one configured app. It decodes
@@ -76,7 +79,6 @@ func Types() []string {
 func Build(cfg *config.Config, deps Deps, simulate bool) (map[string]gatehouse.Connector, error) {
 	out := map[string]gatehouse.Connector{}
 	var errs config.ErrorList
-	var other []error
 	for _, name := range cfg.AppNames() {
 		app := cfg.Apps[name]
 		typ := app.Connector
@@ -95,14 +97,11 @@ func Build(cfg *config.Config, deps Deps, simulate bool) (map[string]gatehouse.C
 			if el, ok := err.(config.ErrorList); ok {
 				errs = append(errs, el...)
 			} else {
-				other = append(other, fmt.Errorf("app %s: %w", name, err))
+				errs.Add(app.Pos, "apps."+name+".settings", "%v", err)
 			}
 			continue
 		}
 		out[name] = c
-	}
-	if len(other) > 0 {
-		return nil, fmt.Errorf("build connectors: %v", other)
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err

@@ -91,6 +91,10 @@ type openOpts struct {
 	// identities or runs must not leave an empty file behind on a typo.
 	mustExist bool
 	stdout    io.Writer
+	// readOnly opens the database read-only and builds neither connectors
+	// nor the engine: listing runs or tasks must not need the apps'
+	// credentials.
+	readOnly bool
 }
 
 // openLifecycle loads the config, compiles the rules, opens the database and
@@ -116,13 +120,17 @@ func openLifecycle(f *engineFlags, stderr io.Writer, o openOpts) (*lifecycleEnv,
 			return nil, fail(stderr, "no database at %s (nothing has been run yet, or pass --db)", path)
 		}
 	}
-	db, err := store.Open(path, store.Options{Timeout: time.Second})
+	db, err := store.Open(path, store.Options{Timeout: time.Second, ReadOnly: o.readOnly})
 	if err != nil {
 		return nil, fail(stderr, "%s", dbErrText(err))
 	}
 	env := &lifecycleEnv{cfg: cfg, rules: re, db: db}
+	if o.readOnly {
+		return env, 0
+	}
 	logger := zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	conns, err := connectors.Build(cfg, connectors.Deps{Logger: logger, Tasks: lifecycle.NewTaskStore(db), UserAgent: "gatehouse"}, f.simulate)
+	conns, err := connectors.Build(cfg, connectors.Deps{Logger: logger, Tasks: lifecycle.NewTaskStore(db), UserAgent: "gatehouse",
+		SimulateStateDir: simulateStateDir(path, f.simulate)}, f.simulate)
 	if err != nil {
 		db.Close()
 		var el config.ErrorList
@@ -143,6 +151,15 @@ func openLifecycle(f *engineFlags, stderr io.Writer, o openOpts) (*lifecycleEnv,
 		return nil, fail(stderr, "%v", err)
 	}
 	return env, 0
+}
+
+// simulateStateDir keeps --simulate apps' state beside the database, so the
+// simulated apps live exactly as long as the runs that changed them.
+func simulateStateDir(dbPath string, simulate bool) string {
+	if !simulate {
+		return ""
+	}
+	return dbPath + ".simulated"
 }
 
 func dbErrText(err error) string {
@@ -170,7 +187,9 @@ func (env *lifecycleEnv) start(ctx context.Context) error {
 }
 
 func (env *lifecycleEnv) close() {
-	env.eng.Close()
+	if env.eng != nil {
+		env.eng.Close()
+	}
 	env.db.Close()
 }
 
@@ -223,7 +242,9 @@ func printOutcome(w io.Writer, r gatehouse.Run, steps []gatehouse.Step) {
 		}
 		fmt.Fprintf(w, "  open: %s %s\n", s.ID, s.Status)
 	}
-	if r.Summary != "" {
+	// The evidence summary is final only once the run is; while people
+	// still have to act, the open steps above are the current truth.
+	if r.Summary != "" && (r.Status.Terminal() || r.Status == gatehouse.RunHeld) {
 		fmt.Fprintf(w, "  %s\n", r.Summary)
 	}
 }

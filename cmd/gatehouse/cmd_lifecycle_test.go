@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -181,3 +182,40 @@ func TestNewerSchemaIsRefusedWithoutWriting(t *testing.T) {
 		t.Error("the newer database was modified")
 	}
 }
+
+// TestSimulatedAppsPersistAcrossCommands: with --simulate, onboard in one
+// process and approve in another must act on the same simulated apps (their
+// state lives beside the database), or the approved grant would find no
+// account and be escalated.
+func TestSimulatedAppsPersistAcrossCommands(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "g.db")
+	flags := []string{"--config", "../../config.example.yaml", "--db", db, "--simulate"}
+	code, out, errs := runCLI(t, append([]string{"onboard", "--person", "../../examples/people/maya-manager.json"}, flags...)...)
+	if code != 0 || !strings.Contains(out, ": waiting") {
+		t.Fatalf("onboard: %d\n%s\n%s", code, out, errs)
+	}
+	st, err := store.Open(db, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, _ := st.ListRuns(store.RunFilter{})
+	st.Close()
+	if len(runs) != 1 {
+		t.Fatalf("runs = %d", len(runs))
+	}
+	id := "a-" + runs[0].ID + ".approval:aws:prod-readonly"
+	code, out, errs = runCLI(t, append([]string{"approve", id, "--as", "cto@example.com"}, flags...)...)
+	if code != 0 {
+		t.Fatalf("approve: %d\n%s\n%s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, append([]string{"runs", "show", runs[0].ID}, flags...)...)
+	if code != 0 || !regexpMatch(`grant:aws:prod-readonly\s+succeeded`, out) {
+		t.Fatalf("after approval the grant should have run against the same simulated aws:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "g.db.simulated", "aws.json")); err != nil {
+		t.Errorf("simulated state not kept beside the database: %v", err)
+	}
+}
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }

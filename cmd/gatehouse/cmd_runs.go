@@ -60,7 +60,7 @@ func runsList(args []string, stdout, stderr io.Writer) int {
 	if _, code, ok := parseArgs(fs, args, 0); !ok {
 		return code
 	}
-	env, code := openLifecycle(f, stderr, openOpts{mustExist: true})
+	env, code := openLifecycle(f, stderr, openOpts{mustExist: true, readOnly: true})
 	if env == nil {
 		return code
 	}
@@ -107,7 +107,7 @@ func runsShow(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	env, code := openLifecycle(f, stderr, openOpts{mustExist: true})
+	env, code := openLifecycle(f, stderr, openOpts{mustExist: true, readOnly: true})
 	if env == nil {
 		return code
 	}
@@ -270,7 +270,7 @@ func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if _, code, ok := parseArgs(fs, args, 0); !ok {
 			return code
 		}
-		env, code := openLifecycle(f, stderr, openOpts{mustExist: true})
+		env, code := openLifecycle(f, stderr, openOpts{mustExist: true, readOnly: true})
 		if env == nil {
 			return code
 		}

@@ -116,7 +116,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "%s", dbErrText(err))
 	}
 	defer db.Close()
-	conns, err := connectors.Build(cfg, connectors.Deps{Logger: log, Tasks: lifecycle.NewTaskStore(db), UserAgent: "gatehouse"}, f.simulate)
+	conns, err := connectors.Build(cfg, connectors.Deps{Logger: log, Tasks: lifecycle.NewTaskStore(db), UserAgent: "gatehouse",
+		SimulateStateDir: simulateStateDir(path, f.simulate)}, f.simulate)
 	if err != nil {
 		var el config.ErrorList
 		if errors.As(err, &el) {

@@ -21,8 +21,10 @@
 // The simulated connector is never chosen implicitly for a real app: an app
 // uses it when its config says `connector: simulated`, or when every app is
 // simulated with --simulate. In the latter case the app's own settings belong
-// to its real connector and are ignored; setting GATEHOUSE_SIMULATE_STATE_DIR
-// then gives each simulated app a state file DIR/APP.json.
+// to its real connector and are ignored; each simulated app keeps a state
+// file DIR/APP.json in GATEHOUSE_SIMULATE_STATE_DIR, else in
+// connectors.Deps.SimulateStateDir (the CLI puts it beside the database), so
+// that one command's effects are visible to the next.
 //
 //	apps:
 //	  demo:
@@ -921,7 +923,14 @@ func factory(app *config.App, deps connectors.Deps) (gatehouse.Connector, error)
 	opts := Options{Now: deps.Now, Logger: deps.Logger}
 	if app.Connector != Type {
 		// --simulate: the settings belong to the app's real connector.
-		if dir := os.Getenv(StateDirEnv); dir != "" {
+		dir := os.Getenv(StateDirEnv)
+		if dir == "" {
+			dir = deps.SimulateStateDir
+		}
+		if dir != "" {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, fmt.Errorf("simulated state directory: %w", err)
+			}
 			opts.StateFile = filepath.Join(dir, app.Name+".json")
 		}
 		return Open(app.Name, opts)
