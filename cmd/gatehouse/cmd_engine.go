@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"sort"
 	"strings"
 	"sync"
@@ -366,7 +367,11 @@ func cliActor() gatehouse.Actor {
 	}
 	u := os.Getenv("USER")
 	if u == "" {
-		u = "unknown"
+		if cur, err := user.Current(); err == nil && cur.Username != "" {
+			u = cur.Username
+		} else {
+			u = "unknown"
+		}
 	}
 	return gatehouse.Actor{Kind: gatehouse.ActorPerson, ID: "cli:" + u}
 }
