@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -289,6 +290,10 @@ func (h *HRConfig) validate(d *decoder, n *yaml.Node, key string) {
 		case VendorCSV:
 			if s.File == "" {
 				bad(sk, "a csv source needs file")
+			} else if !filepath.IsAbs(s.File) {
+				// Relative to the config file, like policy tests: the
+				// config works whatever directory serve starts in.
+				s.File = filepath.Join(filepath.Dir(d.file), s.File)
 			}
 		case VendorGeneric:
 			h.validateGeneric(s, sk, bad)

@@ -93,3 +93,14 @@ func TestSyncCommand(t *testing.T) {
 		t.Fatalf("unknown source: %d %s", code, errs)
 	}
 }
+
+// TestSyncExampleContractors runs the example config's CSV source the way the
+// README suggests: the roster path is relative to the config file.
+func TestSyncExampleContractors(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "g.db")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"sync", "--config", "../../config.example.yaml", "--db", db, "--source", "contractors", "--dry-run"}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "joiners (2)") || !strings.Contains(out.String(), "carl.contractor@example.com") {
+		t.Fatalf("sync: %d\n%s\n%s", code, out.String(), errb.String())
+	}
+}
