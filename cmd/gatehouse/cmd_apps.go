@@ -107,12 +107,7 @@ func buildApps(f *appsFlags, names []string, stderr io.Writer) (*config.Config, 
 		}
 	}
 	if err != nil {
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			printConfigErrors(stderr, err)
-			return nil, nil, nil, 1
-		}
-		return nil, nil, nil, fail(stderr, "%v", err)
+		return nil, nil, nil, reportLoadErr(stderr, err)
 	}
 	if len(names) == 0 {
 		names = cfg.AppNames()

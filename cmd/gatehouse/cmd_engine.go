@@ -105,12 +105,7 @@ type openOpts struct {
 func openLifecycle(f *engineFlags, stderr io.Writer, o openOpts) (*lifecycleEnv, int) {
 	cfg, re, err := loadPolicy(f.config)
 	if err != nil {
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			printConfigErrors(stderr, err)
-			return nil, 1
-		}
-		return nil, fail(stderr, "%v", err)
+		return nil, reportLoadErr(stderr, err)
 	}
 	path := f.db
 	if path == "" {
@@ -134,12 +129,7 @@ func openLifecycle(f *engineFlags, stderr io.Writer, o openOpts) (*lifecycleEnv,
 		SimulateStateDir: simulateStateDir(path, f.simulate)}, f.simulate)
 	if err != nil {
 		db.Close()
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			printConfigErrors(stderr, err)
-			return nil, 1
-		}
-		return nil, fail(stderr, "%v", err)
+		return nil, reportLoadErr(stderr, err)
 	}
 	out := o.stdout
 	if out == nil {

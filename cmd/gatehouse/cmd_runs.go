@@ -245,10 +245,16 @@ func runDecide(ctx context.Context, name, usage string, approve bool, args []str
 		return fail(stderr, "%v", err)
 	}
 	fmt.Fprintf(stdout, "approval %s: %s\n", a.ID, a.Status)
-	if a.RunID == "" {
+	return env.follow(ctx, f, a.RunID, stdout, stderr)
+}
+
+// follow executes and waits for the run a decision or a task moved on (if
+// any), printing its outcome.
+func (env *lifecycleEnv) follow(ctx context.Context, f *engineFlags, runID string, stdout, stderr io.Writer) int {
+	if runID == "" {
 		return 0
 	}
-	r, err := env.db.GetRun(a.RunID)
+	r, err := env.db.GetRun(runID)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
@@ -317,14 +323,7 @@ func runTasks(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return fail(stderr, "%v", err)
 		}
 		fmt.Fprintf(stdout, "task %s: %s\n", t.ID, t.Status)
-		if t.RunID == "" {
-			return 0
-		}
-		r, err := env.db.GetRun(t.RunID)
-		if err != nil {
-			return fail(stderr, "%v", err)
-		}
-		return env.execute(ctx, f, r, stdout, stderr)
+		return env.follow(ctx, f, t.RunID, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "gatehouse tasks: unknown subcommand %q\nusage: gatehouse %s\n", sub, tasksUsage)
 	return 2

@@ -85,12 +85,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	cfg, re, err := loadPolicy(f.config)
 	if err != nil {
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			printConfigErrors(stderr, err)
-			return 1
-		}
-		return fail(stderr, "%v", err)
+		return reportLoadErr(stderr, err)
 	}
 	// Check the tokens before touching the database: a typo in the
 	// environment should cost a second, not a lock.
@@ -119,12 +114,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	conns, err := connectors.Build(cfg, connectors.Deps{Logger: log, Tasks: lifecycle.NewTaskStore(db), UserAgent: "gatehouse",
 		SimulateStateDir: simulateStateDir(path, f.simulate)}, f.simulate)
 	if err != nil {
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			printConfigErrors(stderr, err)
-			return 1
-		}
-		return fail(stderr, "%v", err)
+		return reportLoadErr(stderr, err)
 	}
 
 	svc := &sh.Service{Store: db, Config: cfg, Planner: sh.Rules{E: re}}
@@ -153,14 +143,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	intake, err := hr.New(hr.Options{Config: cfg, Store: db, Submitter: hr.EngineSubmitter(eng),
 		Notifier: b.HRNotifier(cfg.HR.NotifyChannel), Logger: log.With().Str("component", "hr").Logger()})
 	if err != nil {
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			printConfigErrors(stderr, err)
-			b.Close()
-			return 1
-		}
 		b.Close()
-		return fail(stderr, "hr intake: %v", err)
+		return reportLoadErr(stderr, fmt.Errorf("hr intake: %w", err))
 	}
 	if err := intake.Start(ctx); err != nil {
 		b.Close()

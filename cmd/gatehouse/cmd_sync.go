@@ -64,12 +64,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	svc, err := hr.New(hr.Options{Config: cfg, Store: st, Submitter: sub, Notifier: cliNotifier{out: stdout}, Logger: logger})
 	if err != nil {
-		var el config.ErrorList
-		if errors.As(err, &el) {
-			printConfigErrors(stderr, err)
-			return 1
-		}
-		return fail(stderr, "%v", err)
+		return reportLoadErr(stderr, err)
 	}
 	names := svc.SyncSources()
 	if *source != "" {

@@ -61,6 +61,18 @@ func loadPolicy(path string) (*config.Config, *rules.Engine, error) {
 	return cfg, eng, nil
 }
 
+// reportLoadErr reports a failure to load or build from the config: located
+// config errors one per line with a count, anything else as one line. It
+// returns exit status 1.
+func reportLoadErr(stderr io.Writer, err error) int {
+	var el config.ErrorList
+	if errors.As(err, &el) {
+		printConfigErrors(stderr, err)
+		return 1
+	}
+	return fail(stderr, "%v", err)
+}
+
 // printConfigErrors writes every error on its own line and a count.
 func printConfigErrors(w io.Writer, err error) {
 	var el config.ErrorList

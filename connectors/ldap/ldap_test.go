@@ -226,7 +226,8 @@ func TestAttributesEscapingAndLookup(t *testing.T) {
 	ctx := context.Background()
 	// A uid with every character that needs escaping in DNs and filters.
 	ref := person("x")
-	ref.Email = `o'neil+test,(a*b)\"#1@example.com`
+	// Unique per run: the package shares one slapd across -count repeats.
+	ref.Email = `o'neil+test,(a*b)\"#` + strings.ToLower(ref.EmployeeID) + `@example.com`
 	ref.UserName = ref.Email
 	ref.Attributes = map[string]string{"cost_center": "CC-42"}
 	a, err := c.EnsureAccount(ctx, ref)
@@ -238,7 +239,7 @@ func TestAttributesEscapingAndLookup(t *testing.T) {
 		t.Fatal("entry not found")
 	}
 	want := map[string]string{
-		"uid": `o'neil+test,(a*b)\"#1`, "cn": "Test Person", "sn": "Person", "givenName": "Test",
+		"uid": `o'neil+test,(a*b)\"#` + strings.ToLower(ref.EmployeeID), "cn": "Test Person", "sn": "Person", "givenName": "Test",
 		"employeeNumber": ref.EmployeeID, "departmentNumber": `R&D, "Core"`, "description": "CC-42",
 		"businessCategory": "gatehouse", "title": "",
 	}
