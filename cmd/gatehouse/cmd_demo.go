@@ -230,7 +230,7 @@ func (d *demo) story(ctx context.Context) error {
 	if open > 0 {
 		return errors.New("a leaver still has active accounts")
 	}
-	fmt.Fprintln(d.out, "\nTry next: gatehouse plan --person examples/people/ada-backend.json; gatehouse test; gatehouse audit --help")
+	fmt.Fprintln(d.out, "\nTry next (from the repository): gatehouse plan --config config.example.yaml --person examples/people/ada-backend.json\n  gatehouse test --config config.example.yaml; gatehouse help audit")
 	return nil
 }
 
