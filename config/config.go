@@ -222,7 +222,8 @@ type StoreConfig struct {
 	// A running server holds the database's lock, so this — not `gatehouse
 	// backup` — is how it is backed up.
 	BackupEvery time.Duration `yaml:"backup_every"`
-	// BackupDir receives the backups (default: "backups" beside the database).
+	// BackupDir receives the backups (default "backups"; a relative path is
+	// relative to the database's directory).
 	BackupDir string `yaml:"backup_dir"`
 	// BackupKeep is how many backups are kept (default 7).
 	BackupKeep int `yaml:"backup_keep"`

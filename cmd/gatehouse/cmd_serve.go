@@ -177,7 +177,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if every := cfg.Store.BackupEvery; every > 0 {
 		dir := cfg.Store.BackupDir
 		if dir == "" {
-			dir = filepath.Join(filepath.Dir(path), "backups")
+			dir = "backups"
+		}
+		if !filepath.IsAbs(dir) { // beside the database, wherever serve starts
+			dir = filepath.Join(filepath.Dir(path), dir)
 		}
 		backup := func(now time.Time) {
 			name, err := db.RotateBackups(dir, cfg.Store.BackupKeep, now)
