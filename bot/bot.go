@@ -265,7 +265,8 @@ func (b *Bot) handle(ctx context.Context, sm *socketmode.Client, evt socketmode.
 		b.log.Info().Int64("connects", b.connects.Load()).Msg("socket mode connected")
 	case socketmode.EventTypeHello:
 	case socketmode.EventTypeConnectionError:
-		b.log.Warn().Interface("error", evt.Data).Msg("socket mode connection error; retrying")
+		// One readable line, not slack-go's nested error struct.
+		b.log.Warn().Str("error", fmt.Sprint(evt.Data)).Msg("socket mode connection error; retrying")
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error().Msg("socket mode: invalid auth")
 	case socketmode.EventTypeDisconnect:
