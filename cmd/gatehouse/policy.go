@@ -6,6 +6,7 @@ import (
 	"github.com/gatehousehq/gatehouse/connectors"
 	"github.com/gatehousehq/gatehouse/handlers/hr"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ func loadPolicy(path string) (*config.Config, *rules.Engine, error) {
 	var errs config.ErrorList
 	if err != nil {
 		var el config.ErrorList
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no config at %s: pass --config FILE or set GATEHOUSE_CONFIG (config.example.yaml is a complete example; 'gatehouse demo' needs none)", path)
+		}
 		if !errors.As(err, &el) || cfg == nil {
 			return nil, nil, err
 		}

@@ -233,3 +233,11 @@ rules:
 		t.Errorf("exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+func TestMissingConfigSaysWhatToDo(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"check", "--config", filepath.Join(t.TempDir(), "absent.yaml")}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "pass --config FILE or set GATEHOUSE_CONFIG") {
+		t.Fatalf("code %d, stderr %q", code, errb.String())
+	}
+}
