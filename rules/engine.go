@@ -694,9 +694,11 @@ func (e *Engine) approvals(s *scratch, gs []gatehouse.PlannedGrant, ids []int32)
 		}
 	}
 	s.direct = direct
+	// Size the result exactly (policy approvers or a rule's), so appending
+	// never regrows it.
 	n := 0
-	for _, g := range gs {
-		if len(e.levels[g.Risk].approvers) > 0 {
+	for gi, g := range gs {
+		if len(e.levels[g.Risk].approvers) > 0 || s.dmark[ids[gi]] == s.epoch {
 			n++
 		}
 	}
