@@ -103,6 +103,23 @@ type Account struct {
 	// Entitlements the account holds, by entitlement name where the connector
 	// can map them back to configured entitlements, else by the app's resource name.
 	Entitlements []string `json:"entitlements,omitempty"`
+	// Attributes are attributes Gatehouse sets or reads back (title,
+	// department, manager, SCIM enterprise fields…), as the app reports them.
+	Attributes map[string]string `json:"attributes,omitempty"`
+}
+
+// AccountReader is implemented by connectors that can read one account back
+// from the app. After a leaver's steps the engine re-reads every account the
+// run closed and records what the app shows as the evidence: an entitlement
+// is recorded as revoked only when the re-read confirms it is gone, and a
+// mismatch becomes an escalated task. Evidence never says what the app does
+// not show.
+type AccountReader interface {
+	// ReadAccount returns the app's current view of ref's account: Active,
+	// Entitlements (entitlement names where the connector maps them back,
+	// else the app's resource names) and Attributes. An account that does
+	// not exist returns an error that classifies as NotFound.
+	ReadAccount(ctx context.Context, ref AccountRef) (Account, error)
 }
 
 // Connector is how Gatehouse changes access inside one app. Every operation is
@@ -145,6 +162,10 @@ const (
 	// ClassPending means the operation was handed to a person (a manual task)
 	// and is not done yet: the step waits, it does not retry or fail.
 	ClassPending
+	// ClassInProgress means the app accepted the operation and carries it
+	// out asynchronously (Google's Data Transfer, an export job): the step
+	// asks again after RetryAfter, and the wait does not count as an attempt.
+	ClassInProgress
 )
 
 func (c ErrorClass) String() string {
@@ -154,13 +175,19 @@ func (c ErrorClass) String() string {
 	return classNames[c]
 }
 
-var classNames = [...]string{"unknown", "retryable", "rate_limited", "permanent", "not_found", "pending"}
+var classNames = [...]string{"unknown", "retryable", "rate_limited", "permanent", "not_found", "pending", "in_progress"}
 
 // Sentinel errors callers branch on.
 var (
 	ErrUnsupported = errors.New("operation not supported by this connector")
 	ErrNotFound    = errors.New("not found")
 	ErrPending     = errors.New("waiting for a person to complete a manual task")
+	// ErrNoTransferTarget says the receiver of an ownership transfer has no
+	// account in the app; the engine moves to the next receiver of the
+	// fallback ladder (manager → app owner → IT). Connectors wrap it in
+	// Permanent: it must never read as NotFound, which means "nothing to
+	// transfer".
+	ErrNoTransferTarget = errors.New("the transfer's receiver has no account in this app")
 )
 
 // ConnectorError carries a classification and, for rate limits, how long to wait.
@@ -193,6 +220,12 @@ func RateLimited(after time.Duration, err error) error {
 // NotFound marks err as "the thing is not there". It also matches ErrNotFound.
 func NotFound(err error) error {
 	return &ConnectorError{Class: ClassNotFound, Err: fmt.Errorf("%w: %w", ErrNotFound, err)}
+}
+
+// InProgress marks an operation the app is still carrying out; the engine
+// asks again after after (a sensible default when 0).
+func InProgress(after time.Duration, err error) error {
+	return &ConnectorError{Class: ClassInProgress, RetryAfter: after, Err: err}
 }
 
 // Pending marks an operation as handed to a person; taskID names the task.

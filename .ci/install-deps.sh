@@ -27,4 +27,12 @@ for pidfile in /run/slapd/slapd.pid /var/run/slapd/slapd.pid; do
 		kill "$(cat "$pidfile")" 2>/dev/null || true
 	fi
 done
+# Vendor API descriptions the connector tests validate against (npm
+# packages, pinned), one script per vendor, each installing into its own
+# prefix under .ci/specs/VENDOR so that one npm install never prunes another.
+for f in "$(dirname "$0")"/deps.d/*.sh; do
+	[ -f "$f" ] || continue
+	echo "install-deps: $(basename "$f")"
+	sh "$f"
+done
 echo "install-deps: done"

@@ -131,6 +131,17 @@ func Run(t *testing.T, h Harness) {
 			tc.run(t, s, h.New(t))
 		})
 	}
+	t.Run("ReadAccount", func(t *testing.T) {
+		c := h.New(t)
+		r, ok := c.(gatehouse.AccountReader)
+		if !ok {
+			t.Skip("connector does not implement gatehouse.AccountReader")
+		}
+		if !c.Capabilities().Has(gatehouse.CapEnsureAccount) {
+			t.Skip("connector does not declare ensure_account")
+		}
+		testReadAccount(t, s, c, r)
+	})
 	t.Run("Unsupported", func(t *testing.T) {
 		for _, c := range gatehouse.AllCapabilities {
 			if caps.Has(c) {
@@ -469,6 +480,81 @@ func testTransfer(t *testing.T, s *suite, c gatehouse.Connector) {
 	from, to := s.created(t, c), s.created(t, c)
 	for i := range 2 {
 		s.mustOK(t, fmt.Sprintf("TransferOwnership #%d", i+1), s.do(t, "transfer", func(ctx context.Context) error { return c.TransferOwnership(ctx, from, to) }))
+	}
+}
+
+// read re-reads ref's account through the connector under test.
+func (s *suite) read(t *testing.T, r gatehouse.AccountReader, ref gatehouse.AccountRef) (gatehouse.Account, error) {
+	t.Helper()
+	var acct gatehouse.Account
+	err := s.do(t, "read", func(ctx context.Context) (err error) {
+		acct, err = r.ReadAccount(ctx, ref)
+		return err
+	})
+	return acct, err
+}
+
+// testReadAccount checks that ReadAccount reports what the app holds, since
+// the engine's leaver evidence is built from it: the entitlements granted and
+// revoked, the account's active flag, and NotFound for an account that is not
+// there — by account id and by natural key alike.
+func testReadAccount(t *testing.T, s *suite, c gatehouse.Connector, r gatehouse.AccountReader) {
+	caps := c.Capabilities()
+	ref := s.created(t, c)
+	a, err := s.read(t, r, ref)
+	s.mustOK(t, "ReadAccount of a new account", err)
+	if a.ID != ref.AccountID {
+		t.Fatalf("ReadAccount id %q, EnsureAccount id %q", a.ID, ref.AccountID)
+	}
+	if !a.Active {
+		t.Fatalf("ReadAccount reports a new account inactive")
+	}
+	if caps.Has(gatehouse.CapGrant) {
+		ents := s.h.Entitlements[:min(2, len(s.h.Entitlements))]
+		for _, e := range ents {
+			s.mustOK(t, "Grant "+e.Name, s.do(t, "grant", func(ctx context.Context) error { return c.Grant(ctx, ref, e) }))
+		}
+		a, err = s.read(t, r, ref)
+		s.mustOK(t, "ReadAccount after grants", err)
+		for _, e := range ents {
+			if holds(a.Entitlements, e) != 1 {
+				t.Fatalf("ReadAccount after granting %s shows entitlements %v", e.Name, a.Entitlements)
+			}
+		}
+		if caps.Has(gatehouse.CapRevoke) {
+			s.mustDone(t, "Revoke", s.do(t, "revoke", func(ctx context.Context) error { return c.Revoke(ctx, ref, ents[0]) }))
+			a, err = s.read(t, r, ref)
+			s.mustOK(t, "ReadAccount after revoke", err)
+			if holds(a.Entitlements, ents[0]) != 0 {
+				t.Fatalf("ReadAccount after revoking %s still shows it (entitlements %v)", ents[0].Name, a.Entitlements)
+			}
+			if len(ents) > 1 && holds(a.Entitlements, ents[1]) != 1 {
+				t.Fatalf("ReadAccount after revoking %s lost %s (entitlements %v)", ents[0].Name, ents[1].Name, a.Entitlements)
+			}
+		}
+	}
+	noID := ref
+	noID.AccountID = ""
+	if b, err := s.read(t, r, noID); err != nil || b.ID != ref.AccountID {
+		t.Fatalf("ReadAccount by natural key: id %q, err %v; want id %q", b.ID, err, ref.AccountID)
+	}
+	if caps.Has(gatehouse.CapDisable) {
+		s.mustOK(t, "Disable", s.do(t, "disable", func(ctx context.Context) error { return c.Disable(ctx, ref) }))
+		a, err = s.read(t, r, ref)
+		s.mustOK(t, "ReadAccount after disable", err)
+		if a.Active {
+			t.Fatalf("ReadAccount after Disable reports the account active")
+		}
+	}
+	if caps.Has(gatehouse.CapDelete) {
+		s.mustOK(t, "Delete", s.do(t, "delete", func(ctx context.Context) error { return c.Delete(ctx, ref) }))
+		if _, err := s.read(t, r, ref); gatehouse.Classify(err) != gatehouse.ClassNotFound {
+			t.Fatalf("ReadAccount of a deleted account: %v (class %s), want not_found", err, gatehouse.Classify(err))
+		}
+	}
+	missing := s.ref(t)
+	if _, err := s.read(t, r, missing); gatehouse.Classify(err) != gatehouse.ClassNotFound {
+		t.Fatalf("ReadAccount of an account never created: %v (class %s), want not_found", err, gatehouse.Classify(err))
 	}
 }
 
