@@ -16,6 +16,32 @@
 // transport would bypass httpx's classification, redaction and recording.
 // The SDK module still provides, in tests, the discovery documents the fake
 // (googletest) validates every request and response against.
+//
+// Configuration (docs/connectors/google.md explains the service account,
+// the delegated scopes and the subject's admin roles):
+//
+//	apps:
+//	  google:
+//	    title: Google Workspace
+//	    connector: google
+//	    owner: it@example.com
+//	    idp: true
+//	    settings:
+//	      credentials_file: /etc/gatehouse/google-sa.json
+//	      subject: gatehouse-admin@example.com
+//	      customer: my_customer
+//	      domain: example.com
+//	      org_unit_path: /Staff
+//	      transfer_poll: 2m
+//	    entitlements:
+//	      engineering:
+//	        kind: group
+//	        resource: engineering@example.com
+//	        risk: medium
+//	      all-staff:
+//	        kind: group
+//	        resource: all-staff
+//	        risk: low
 package google
 
 import (

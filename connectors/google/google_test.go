@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -479,6 +481,33 @@ func TestSecretsRedacted(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%v %+v", c.s, c.s); strings.Contains(s, keyLine) {
 		t.Errorf("settings print the key")
+	}
+}
+
+// TestDocExample builds the connector from the configuration in the package
+// doc (with the fake's key in place of the documented path).
+func TestDocExample(t *testing.T) {
+	f := fake(t, googletest.Options{})
+	keyFile := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(keyFile, f.ServiceAccountJSON(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.ReplaceAll(conntest.DocExample(t, "."), "/etc/gatehouse/google-sa.json", keyFile)
+	cfg := conntest.LoadDocExample(t, text)
+	app := cfg.Apps["google"]
+	if app == nil {
+		t.Fatal("no google app in the package doc example")
+	}
+	c, err := New(app, connectors.Deps{})
+	if err != nil {
+		t.Fatalf("package doc example: %v", err)
+	}
+	gc := c.(*Connector)
+	if gc.s.OrgUnitPath != "/Staff" || gc.groupEmail(gatehouse.Entitlement{Resource: "all-staff"}) != "all-staff@example.com" {
+		t.Errorf("settings not as documented: %+v", gc.s)
+	}
+	if _, ok := gc.entByGroup["all-staff@example.com"]; !ok {
+		t.Errorf("entitlement all-staff not mapped to its group: %v", gc.entByGroup)
 	}
 }
 
