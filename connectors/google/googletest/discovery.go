@@ -153,9 +153,21 @@ func moduleDir() (string, error) {
 			return
 		}
 		dirPath = strings.TrimSpace(string(out))
-		if dirPath == "" {
-			dirErr = fmt.Errorf("%s is not downloaded: run `go mod download %s`", apiModule, apiModule)
+		if dirPath != "" {
+			return
 		}
+		// In go.mod but not yet in the module cache (a fresh CI machine
+		// that has not built a package of it): fetch it through the proxy.
+		out, err = exec.Command("go", "mod", "download", "-json", apiModule).Output()
+		var dl struct{ Dir, Error string }
+		if err == nil {
+			err = json.Unmarshal(out, &dl)
+		}
+		if err != nil || dl.Dir == "" {
+			dirErr = fmt.Errorf("%s is not in the module cache and `go mod download %s` failed: %v %s", apiModule, apiModule, err, dl.Error)
+			return
+		}
+		dirPath = dl.Dir
 	})
 	return dirPath, dirErr
 }
