@@ -773,7 +773,11 @@ func (c *Connector) ListAccounts(ctx context.Context) ([]gatehouse.Account, erro
 			}
 			return p.NextPageToken, nil
 		})
-		if err != nil && gatehouse.Classify(err) != gatehouse.ClassNotFound {
+		if gatehouse.Classify(err) == gatehouse.ClassNotFound {
+			c.log.Warn().Str("group", g).Str("entitlement", ent).Msg("configured google group does not exist")
+			continue
+		}
+		if err != nil {
 			return nil, fmt.Errorf("list members of google group %s: %w", g, err)
 		}
 	}
@@ -839,6 +843,10 @@ func (c *Connector) Check(ctx context.Context) error {
 	q.Set("maxResults", "1")
 	if err := c.callScopes(ctx, []string{ScopeUser}, "GET", dirPath+"users", q, nil, nil); err != nil {
 		return fmt.Errorf("list google users as %s: %w", c.s.Subject, err)
+	}
+	// Proves the subject holds the Data Transfer privilege before a leaver needs it.
+	if _, err := c.transferApps(ctx); err != nil {
+		return fmt.Errorf("data transfer applications as %s: %w", c.s.Subject, err)
 	}
 	return nil
 }

@@ -570,3 +570,13 @@ func TestLatencyAndCancel(t *testing.T) {
 	}
 	f.SetLatency(0)
 }
+
+func TestCheckReportsMissingAdminPrivilege(t *testing.T) {
+	f := fake(t, googletest.Options{})
+	c := connect(t, f, build{})
+	f.Inject(googletest.Fault{Method: "GET", Path: "/admin/datatransfer/v1/applications", Status: 403, Reason: "forbidden"})
+	err := c.Check(ctx(t))
+	if gatehouse.Classify(err) != gatehouse.ClassPermanent || !strings.Contains(err.Error(), "data transfer") {
+		t.Fatalf("Check: %v (class %s), want a permanent data transfer error", err, gatehouse.Classify(err))
+	}
+}
