@@ -4,6 +4,7 @@
 package all
 
 import (
+	_ "github.com/gatehousehq/gatehouse/connectors/google"
 	_ "github.com/gatehousehq/gatehouse/connectors/http"
 	_ "github.com/gatehousehq/gatehouse/connectors/ldap"
 	_ "github.com/gatehousehq/gatehouse/connectors/manual"

@@ -169,16 +169,27 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 		}
 		c.entByGroup[strings.ToLower(c.groupEmail(gatehouse.Entitlement{Name: name, Resource: e.Resource}))] = name
 	}
+	var unresolved error
 	if s.Credentials.IsSet() {
 		raw, err := s.Credentials.Value()
-		if err != nil {
+		switch {
+		case errors.Is(err, config.ErrSecretUnresolved):
+			// Credentials are filled in per environment: a missing key is
+			// the caller's to report (a warning in check, an error in serve).
+			unresolved = fmt.Errorf("google %s: service-account key: %w", app.Name, err)
+		case err != nil:
 			errs.Add(s.Credentials.Pos(), key+".credentials", "%v", err)
-		} else if c.sa, err = parseServiceAccount([]byte(raw)); err != nil {
-			errs.Add(s.Credentials.Pos(), key+".credentials", "%v", err)
+		default:
+			if c.sa, err = parseServiceAccount([]byte(raw)); err != nil {
+				errs.Add(s.Credentials.Pos(), key+".credentials", "%v", err)
+			}
 		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
+	}
+	if unresolved != nil {
+		return nil, unresolved
 	}
 	if c.pageSize == 0 {
 		c.pageSize = 500
