@@ -102,7 +102,7 @@ func (a *appTokens) token(ctx context.Context) (string, error) {
 		Path:   "/app/installations/" + strconv.FormatInt(a.instID, 10) + "/access_tokens",
 		Header: map[string]string{"Authorization": "Bearer " + jwt, "Accept": mediaType, "X-GitHub-Api-Version": apiVersion}})
 	if err != nil {
-		err = classify(res, err)
+		err = classify(res, err, a.now())
 		if s := httpx.StatusOf(err); s == http.StatusUnauthorized || s == http.StatusNotFound {
 			// A wrong app id, key or installation id does not heal by itself.
 			err = gatehouse.Permanent(err)

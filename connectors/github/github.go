@@ -50,8 +50,8 @@ type Settings struct {
 	Org string `yaml:"org"`
 	// APIURL is the REST base (default https://api.github.com; GHES:
 	// https://HOST/api/v3).
-	APIURL string        `yaml:"api_url"`
-	Auth   AuthSettings  `yaml:"auth"`
+	APIURL  string        `yaml:"api_url"`
+	Auth    AuthSettings  `yaml:"auth"`
 	Timeout time.Duration `yaml:"timeout"`
 	// PageSize is per_page for listings (default 100, GitHub's maximum).
 	PageSize int `yaml:"page_size"`
@@ -237,7 +237,7 @@ func (c *Connector) do(ctx context.Context, method, path string, q url.Values, b
 		req.Header = map[string]string{"Authorization": "Bearer " + tok}
 	}
 	res, err := c.http.Do(ctx, req)
-	return res, classify(res, err)
+	return res, classify(res, err, c.now())
 }
 
 // list reads every page of a listing, following Link rel="next".
@@ -700,7 +700,14 @@ func (c *Connector) ReadAccount(ctx context.Context, ref gatehouse.AccountRef) (
 	login, err := c.resolve(ctx, ref)
 	if err != nil {
 		if gatehouse.Classify(err) == gatehouse.ClassInProgress {
-			return gatehouse.Account{ID: "", Email: ref.Email, Active: false, Attributes: map[string]string{"membership_state": "invited"}}, nil
+			// Invited, not yet a member: no access to read back.
+			inv, ierr := c.pendingInvitation(ctx, ref.Email, "")
+			if ierr != nil || inv == nil {
+				return gatehouse.Account{}, err
+			}
+			id := strconv.FormatInt(inv.ID, 10)
+			return gatehouse.Account{ID: "invitation:" + id, Email: ref.Email,
+				Attributes: map[string]string{"membership_state": "invited", "invitation_id": id}}, nil
 		}
 		return gatehouse.Account{}, err
 	}

@@ -331,6 +331,9 @@ func TestInvitationFlow(t *testing.T) {
 	if err := c.Revoke(ctx, ref, entTeam); err != nil {
 		t.Fatalf("Revoke before acceptance: %v", err)
 	}
+	if a, err := c.ReadAccount(ctx, ref); err != nil || a.Active || !strings.HasPrefix(a.ID, "invitation:") || len(a.Entitlements) != 0 {
+		t.Fatalf("ReadAccount of an invitee: %+v %v", a, err)
+	}
 	if !f.Accept(ref.Email, "newhire", true) {
 		t.Fatal("no invitation to accept")
 	}

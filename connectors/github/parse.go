@@ -28,11 +28,11 @@ const secondaryMinWait = 60 * time.Second
 //   - 422 → Permanent with GitHub's message and its errors list.
 //
 // 5xx (Retryable) and 404 (NotFound) keep httpx's classes.
-func classify(res *httpx.Response, err error) error {
+func classify(res *httpx.Response, err error, now time.Time) error {
 	if err == nil || res == nil {
 		return err
 	}
-	return classifyAnswer(res.Status, res.Header, res.Body, err, time.Now())
+	return classifyAnswer(res.Status, res.Header, res.Body, err, now)
 }
 
 func classifyAnswer(status int, h http.Header, body []byte, err error, now time.Time) error {

@@ -9,7 +9,7 @@
 package githubtest
 
 import (
-		"crypto"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -1046,14 +1046,14 @@ func (s *Server) invitationJSON(inv *Invitation) map[string]any {
 	}
 	return map[string]any{"id": inv.ID, "login": login, "email": email, "role": inv.Role,
 		"created_at": inv.Created.UTC().Format(time.RFC3339), "inviter": s.simpleUser(inviter), "team_count": 0,
-		"node_id": fmt.Sprintf("MDIyOk9yZ2FuaXphdGlvbkludml0YXRpb24%d", inv.ID),
+		"node_id":              fmt.Sprintf("MDIyOk9yZ2FuaXphdGlvbkludml0YXRpb24%d", inv.ID),
 		"invitation_teams_url": s.URL + "/organizations/1/invitations/" + strconv.FormatInt(inv.ID, 10) + "/teams"}
 }
 
 func (s *Server) credJSON(c *Credential, now time.Time) map[string]any {
 	return map[string]any{"login": c.Login, "credential_id": c.ID, "credential_type": c.Type,
 		"credential_authorized_at": now.Add(-24 * time.Hour).UTC().Format(time.RFC3339),
-		"credential_accessed_at": now.UTC().Format(time.RFC3339), "authorized_credential_id": c.ID + 1}
+		"credential_accessed_at":   now.UTC().Format(time.RFC3339), "authorized_credential_id": c.ID + 1}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
