@@ -148,7 +148,10 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 		switch e.Kind {
 		case gatehouse.EntTeam:
 			if e.Level != "" && e.Level != "member" && e.Level != "maintainer" {
-				errs.Add(epos, ek+".level", "team level must be member or maintainer, not %q", e.Level)
+				// Configs often write the team's repository access (read,
+				// write) here; the membership itself is member or maintainer.
+				deps.Logger.Warn().Str("app", app.Name).Str("entitlement", name).Str("level", e.Level).
+					Msg("github team level is member or maintainer; other levels describe the team's repository access and add the person as member")
 			}
 		case gatehouse.EntRepoRole:
 			if repoLevels[normalizeRepoLevel(e.Level)] == 0 {
@@ -551,6 +554,14 @@ func (c *Connector) entDef(ent gatehouse.Entitlement) (kind gatehouse.Entitlemen
 	return kind, resource, level
 }
 
+// teamRole is the team membership role for an entitlement level.
+func teamRole(level string) string {
+	if level == "maintainer" {
+		return "maintainer"
+	}
+	return "member"
+}
+
 func (c *Connector) repoPath(resource string, rest ...string) string {
 	owner, repo, ok := strings.Cut(resource, "/")
 	if !ok {
@@ -576,10 +587,7 @@ func (c *Connector) Grant(ctx context.Context, ref gatehouse.AccountRef, ent gat
 	}
 	switch kind {
 	case gatehouse.EntTeam:
-		if level == "" {
-			level = "member"
-		}
-		_, err = c.do(ctx, http.MethodPut, c.orgPath("teams", res, "memberships", login), nil, map[string]string{"role": level})
+		_, err = c.do(ctx, http.MethodPut, c.orgPath("teams", res, "memberships", login), nil, map[string]string{"role": teamRole(level)})
 	case gatehouse.EntRepoRole:
 		_, err = c.do(ctx, http.MethodPut, c.repoPath(res, "collaborators", login), nil, map[string]string{"permission": normalizeRepoLevel(level)})
 	case gatehouse.EntRole:

@@ -133,7 +133,6 @@ func TestSettingsErrors(t *testing.T) {
 	}
 	s, _ := config.NewSettings("org: acme\nauth:\n  type: token\n  token: x\n")
 	for _, e := range []*config.Entitlement{
-		{Kind: gatehouse.EntTeam, Resource: "t", Level: "owner"},
 		{Kind: gatehouse.EntRepoRole, Resource: "r", Level: "superuser"},
 		{Kind: gatehouse.EntRole, Resource: "billing_manager"},
 		{Kind: gatehouse.EntGroup, Resource: "g"},
@@ -661,6 +660,25 @@ func TestCopilotLastActivity(t *testing.T) {
 				t.Errorf("idle last activity %s", a.LastActivity)
 			}
 		}
+	}
+}
+
+// Team levels that describe the team's repository access (as
+// config.example.yaml writes them) add a plain member; maintainer a maintainer.
+func TestTeamLevels(t *testing.T) {
+	f := newFake(t, githubtest.Options{})
+	f.AddMember("tl", "member")
+	f.AddTeam("leads")
+	c := tokenConn(t, f, "")
+	ctx := context.Background()
+	if err := c.Grant(ctx, refFor("tl"), gatehouse.Entitlement{Name: "w", Kind: gatehouse.EntTeam, Resource: "backend", Level: "write"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Grant(ctx, refFor("tl"), gatehouse.Entitlement{Name: "l", Kind: gatehouse.EntTeam, Resource: "leads", Level: "maintainer"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Teams("tl"); got["backend"] != "member" || got["leads"] != "maintainer" {
+		t.Fatalf("teams %v", got)
 	}
 }
 
