@@ -695,3 +695,12 @@ func TestHostileLogins(t *testing.T) {
 		t.Fatalf("hostile logins reached the server (%d requests)", n)
 	}
 }
+
+func TestSlowServerIsRetryable(t *testing.T) {
+	f := newFake(t, githubtest.Options{Latency: 500 * time.Millisecond})
+	c := tokenConn(t, f, "timeout: 100ms\n")
+	_, err := c.ListAccounts(context.Background())
+	if gatehouse.Classify(err) != gatehouse.ClassRetryable {
+		t.Fatalf("timeout: %v (class %s), want retryable", err, gatehouse.Classify(err))
+	}
+}
