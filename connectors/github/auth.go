@@ -1,0 +1,134 @@
+package github
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/connectors/httpx"
+)
+
+// ParsePrivateKey reads a GitHub App private key: GitHub hands out PKCS#1
+// ("RSA PRIVATE KEY") PEM files; PKCS#8 is accepted too, since converted
+// keys from a secret store often come that way.
+func ParsePrivateKey(pemText []byte) (*rsa.PrivateKey, error) {
+	block, _ := pem.Decode(pemText)
+	if block == nil {
+		return nil, errors.New("private key is not PEM (want the .pem file GitHub generated for the app)")
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("private key PEM block %q is neither PKCS#1 nor PKCS#8 RSA", block.Type)
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("private key is not an RSA key (GitHub Apps sign with RS256)")
+	}
+	return rk, nil
+}
+
+// AppJWT signs the RS256 JSON Web Token a GitHub App authenticates with. iat
+// is backdated 60 s against clock drift and exp is 9 minutes ahead, inside
+// GitHub's 10-minute limit.
+func AppJWT(key *rsa.PrivateKey, issuer string, now time.Time) (string, error) {
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`))
+	claims, err := json.Marshal(map[string]any{
+		"iat": now.Add(-60 * time.Second).Unix(),
+		"exp": now.Add(9 * time.Minute).Unix(),
+		"iss": issuer,
+	})
+	if err != nil {
+		return "", err
+	}
+	signing := header + "." + enc.EncodeToString(claims)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		return "", fmt.Errorf("sign app jwt: %w", err)
+	}
+	return signing + "." + enc.EncodeToString(sig), nil
+}
+
+// tokenRenewMargin is how long before expires_at an installation token is
+// replaced, so that a token never expires during a request or a listing.
+const tokenRenewMargin = 5 * time.Minute
+
+// appTokens exchanges the app's JWT for installation access tokens and caches
+// them. The token response also lists the installation's permissions, which
+// Check reads.
+type appTokens struct {
+	cl     *httpx.Client
+	key    *rsa.PrivateKey
+	appID  string
+	instID int64
+	now    func() time.Time
+
+	mu      sync.Mutex
+	tok     string
+	expires time.Time
+	perms   map[string]string
+}
+
+// token returns a valid installation token; holding the lock while fetching
+// makes concurrent callers share one exchange.
+func (a *appTokens) token(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.tok != "" && a.now().Before(a.expires.Add(-tokenRenewMargin)) {
+		return a.tok, nil
+	}
+	jwt, err := AppJWT(a.key, a.appID, a.now())
+	if err != nil {
+		return "", gatehouse.Permanent(err)
+	}
+	res, err := a.cl.Do(ctx, httpx.Request{Method: http.MethodPost,
+		Path:   "/app/installations/" + strconv.FormatInt(a.instID, 10) + "/access_tokens",
+		Header: map[string]string{"Authorization": "Bearer " + jwt, "Accept": mediaType, "X-GitHub-Api-Version": apiVersion}})
+	if err != nil {
+		err = classify(res, err, a.now())
+		if s := httpx.StatusOf(err); s == http.StatusUnauthorized || s == http.StatusNotFound {
+			// A wrong app id, key or installation id does not heal by itself.
+			err = gatehouse.Permanent(err)
+		}
+		return "", fmt.Errorf("github app installation token: %w", err)
+	}
+	var body struct {
+		Token       string            `json:"token"`
+		ExpiresAt   time.Time         `json:"expires_at"`
+		Permissions map[string]string `json:"permissions"`
+	}
+	if err := json.Unmarshal(res.Body, &body); err != nil || body.Token == "" {
+		return "", gatehouse.Retryable(errors.New("github app installation token: response has no token"))
+	}
+	if body.ExpiresAt.IsZero() {
+		body.ExpiresAt = a.now().Add(time.Hour) // GitHub's documented lifetime
+	}
+	a.tok, a.expires, a.perms = body.Token, body.ExpiresAt, body.Permissions
+	return a.tok, nil
+}
+
+func (a *appTokens) permissions(ctx context.Context) (map[string]string, error) {
+	if _, err := a.token(ctx); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.perms, nil
+}
