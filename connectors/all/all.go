@@ -4,6 +4,7 @@
 package all
 
 import (
+	_ "github.com/gatehousehq/gatehouse/connectors/github"
 	_ "github.com/gatehousehq/gatehouse/connectors/google"
 	_ "github.com/gatehousehq/gatehouse/connectors/http"
 	_ "github.com/gatehousehq/gatehouse/connectors/ldap"
