@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	sh "github.com/gatehousehq/gatehouse/handlers/slack"
 	"github.com/gatehousehq/gatehouse/lifecycle/governance"
 	"github.com/slack-go/slack"
 )
@@ -16,10 +17,6 @@ const (
 
 	CallbackDigestKeep      = "digest_keep"
 	CallbackDigestRevokeApp = "digest_revoke_app"
-
-	// FieldKeepReason and FieldKeepDays are the keep modal's input blocks.
-	FieldKeepReason = "reason"
-	FieldKeepDays   = "days"
 )
 
 // SnoozeDays are the snooze lengths a Keep offers.
@@ -298,8 +295,8 @@ func DigestKeepModal(digestID string, it governance.DormantItem) slack.ModalView
 	sel.InitialOption = opts[2]
 	blocks := []slack.Block{
 		section("keep-what", fmt.Sprintf("Keep *%s*'s %s account. It stays out of the digest until the snooze ends.", esc(it.Email), esc(it.AppTitle))),
-		textInput(FieldKeepReason, "Why does it stay?", "", "e.g. on leave until March", false, true, nil),
-		input(FieldKeepDays, "Snooze", sel, false, nil),
+		textInput(sh.FieldKeepReason, "Why does it stay?", "", "e.g. on leave until March", false, true, nil),
+		input(sh.FieldKeepDays, "Snooze", sel, false, nil),
 	}
 	return modal(CallbackDigestKeep, "Keep access", "Keep", DigestRef(digestID, it.ID), blocks)
 }
