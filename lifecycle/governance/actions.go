@@ -49,6 +49,20 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+// Produce computes a digest now from conns and stores it, ready to post.
+func (s *Service) Produce(ctx context.Context, conns map[string]gatehouse.Connector) (Digest, error) {
+	d, err := Compute(ctx, Sources{Config: s.Config, DB: s.DB, Conns: conns, Now: s.now()})
+	if err != nil {
+		return d, err
+	}
+	return s.Save(d)
+}
+
+// Posted records where a stored digest was posted.
+func (s *Service) Posted(d Digest, refs []gatehouse.MessageRef) error {
+	return s.DB.SetDigestPosted(d.ID, refs)
+}
+
 // Save stores d and returns it with its id set.
 func (s *Service) Save(d Digest) (Digest, error) {
 	payload, err := json.Marshal(d)
