@@ -28,17 +28,17 @@ import (
 // harness runs the whole bot against the loopback Slack with the real
 // store, rules engine and lifecycle engine (simulated connectors).
 type harness struct {
-	t    testing.TB
-	svc  *sh.Service
-	srv  *slacktest.Server
-	db   *store.DB
-	eng  *lifecycle.Engine
-	bot  *bot.Bot
+	t   testing.TB
+	svc *sh.Service
+	srv *slacktest.Server
+	db  *store.DB
+	eng *lifecycle.Engine
+	bot *bot.Bot
 	// conns are the simulated apps; digests answers digest clicks.
 	conns   map[string]gatehouse.Connector
 	digests *sh.Digests
-	done chan error
-	ctx  context.Context
+	done    chan error
+	ctx     context.Context
 }
 
 var people = []gatehouse.Identity{
