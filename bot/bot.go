@@ -42,6 +42,9 @@ type Config struct {
 	// StateFile keeps where progress cards were posted across restarts
 	// ("" keeps it in memory only).
 	StateFile string
+	// Digests answers clicks on posted governance digests (nil: digest
+	// buttons are answered with "not enabled").
+	Digests *sh.Digests
 }
 
 // Sentinel errors of New and Run.

@@ -136,6 +136,9 @@ func (b *Bot) onAction(ctx context.Context, cb slack.InteractionCallback, a slac
 		b.tell(ctx, cb, sh.Message(err))
 	}
 	reply := func(text string, _ []slack.Block) { b.tell(ctx, cb, text) }
+	if b.onDigestAction(ctx, cb, a, actor) {
+		return
+	}
 	switch a.ActionID {
 	case cards.ActApprove:
 		ap, err := b.svc.Decide(ctx, actor, a.Value, true, "")
@@ -247,6 +250,9 @@ func (b *Bot) checkSubmission(ctx context.Context, cb slack.InteractionCallback)
 			msg = "Your form was not accepted: " + fe.Error()
 		}
 		b.dmText(ctx, cb.User.ID, msg)
+	}
+	if payload, next, ok := b.checkDigestSubmission(cb, actor); ok {
+		return payload, next
 	}
 	switch cb.View.CallbackID {
 	case cards.CallbackOnboard:

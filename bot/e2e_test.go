@@ -19,6 +19,7 @@ import (
 	sh "github.com/gatehousehq/gatehouse/handlers/slack"
 	"github.com/gatehousehq/gatehouse/lifecycle"
 	"github.com/gatehousehq/gatehouse/lifecycle/clocktest"
+	"github.com/gatehousehq/gatehouse/lifecycle/governance"
 	"github.com/gatehousehq/gatehouse/rules"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/rs/zerolog"
@@ -27,14 +28,17 @@ import (
 // harness runs the whole bot against the loopback Slack with the real
 // store, rules engine and lifecycle engine (simulated connectors).
 type harness struct {
-	t    testing.TB
-	svc  *sh.Service
-	srv  *slacktest.Server
-	db   *store.DB
-	eng  *lifecycle.Engine
-	bot  *bot.Bot
-	done chan error
-	ctx  context.Context
+	t   testing.TB
+	svc *sh.Service
+	srv *slacktest.Server
+	db  *store.DB
+	eng *lifecycle.Engine
+	bot *bot.Bot
+	// conns are the simulated apps; digests answers digest clicks.
+	conns   map[string]gatehouse.Connector
+	digests *sh.Digests
+	done    chan error
+	ctx     context.Context
 }
 
 var people = []gatehouse.Identity{
@@ -91,9 +95,10 @@ func newHarness(t testing.TB, opts ...func(*lifecycle.Options)) *harness {
 	}
 	h := &harness{t: t, srv: srv, db: db, done: make(chan error, 1), ctx: ctx}
 	svc := &sh.Service{Store: db, Config: cfg, Planner: sh.Rules{E: re}}
+	digests := &sh.Digests{}
 	b, err := bot.New(bot.Config{
 		AppToken: srv.AppToken(), BotToken: srv.BotToken(), APIURL: srv.APIURL(),
-		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR,
+		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR, Digests: digests,
 		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	}, svc)
 	if err != nil {
@@ -109,10 +114,11 @@ func newHarness(t testing.TB, opts ...func(*lifecycle.Options)) *harness {
 		t.Fatal(err)
 	}
 	svc.Engine = sh.Lifecycle{E: eng}
+	digests.Gov = &governance.Service{Config: cfg, DB: db, Engine: eng}
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	h.eng, h.bot, h.svc = eng, b, svc
+	h.eng, h.bot, h.svc, h.conns, h.digests = eng, b, svc, conns, digests
 	rctx, stop := context.WithCancel(context.Background())
 	go func() { h.done <- b.Run(rctx) }()
 	t.Cleanup(func() {

@@ -38,6 +38,7 @@ type Config struct {
 	Engine       EngineConfig        `yaml:"engine"`
 	Slack        SlackConfig         `yaml:"slack"`
 	HR           HRConfig            `yaml:"hr"`
+	Governance   GovernanceConfig    `yaml:"governance"`
 	Tests        []string            `yaml:"tests"` // policy test files, relative to the config
 	File         string              `yaml:"-"`
 	Warnings     ErrorList           `yaml:"-"`
@@ -92,7 +93,10 @@ type App struct {
 	Entitlements map[string]*Entitlement `yaml:"entitlements"`
 	// Delete removes accounts on leave instead of disabling them.
 	Delete bool `yaml:"delete"`
-	Pos    Pos  `yaml:"-"`
+	// DormantAfter is how long an account may go unused before the digest
+	// lists it as dormant; 0 takes governance.digest.dormant_after.
+	DormantAfter time.Duration `yaml:"dormant_after"`
+	Pos          Pos           `yaml:"-"`
 }
 
 func (a *App) setPos(p Pos, name string) {

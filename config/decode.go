@@ -136,9 +136,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, key string) {
 	}
 	if v.Type() == durationType {
 		d.scalar(n, key, func(s string) error {
-			dur, err := time.ParseDuration(s)
+			dur, err := ParseDuration(s)
 			if err != nil {
-				return fmt.Errorf("invalid duration %q (want e.g. 30s, 15m, 48h)", s)
+				return fmt.Errorf("invalid duration %q (want e.g. 30s, 15m, 48h, 45d)", s)
 			}
 			if dur < 0 {
 				return fmt.Errorf("duration %q must not be negative", s)

@@ -135,6 +135,8 @@ func (e *Engine) materialize(run gatehouse.Run) ([]gatehouse.Step, error) {
 		p.resume(held)
 	case t == EventAccessRequest:
 		p.provision(plan, addsOf(plan), held, "")
+	case t == EventAccessRevoke:
+		p.revokePlanned(plan, held)
 	case t == EventAccessExpiry:
 		for _, g := range plan.Remove {
 			p.add(gatehouse.Step{ID: stepID("revoke", g.App, g.Entitlement), Kind: gatehouse.StepRevoke, App: g.App, Entitlement: g.Entitlement, Reasons: g.Reasons})

@@ -394,6 +394,10 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{version: 2, name: "governance bucket (keep decisions, digests)", up: func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bGovernance)
+		return err
+	}},
 }
 
 // SchemaVersion is the schema this build writes.

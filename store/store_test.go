@@ -100,9 +100,10 @@ func TestMigrations(t *testing.T) {
 	db.Close()
 
 	saved := migrations
+	base := SchemaVersion() // the test's migrations come after the real ones
 	t.Cleanup(func() { migrations = saved })
 	ran := 0
-	migrations = append(append([]migration(nil), saved...), migration{version: 2, name: "add widgets", up: func(tx *bolt.Tx) error {
+	migrations = append(append([]migration(nil), saved...), migration{version: base + 1, name: "add widgets", up: func(tx *bolt.Tx) error {
 		ran++
 		_, err := tx.CreateBucketIfNotExists([]byte("widgets"))
 		return err
@@ -118,11 +119,11 @@ func TestMigrations(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = db.view(func(tx *bolt.Tx) error {
-			if v, _ := readSchema(tx); v != 2 {
-				return fmt.Errorf("schema %d, want 2", v)
+			if v, _ := readSchema(tx); v != base+1 {
+				return fmt.Errorf("schema %d, want %d", v, base+1)
 			}
 			if tx.Bucket([]byte("widgets")) == nil {
-				return errors.New("migration 2 did not run")
+				return errors.New("the widgets migration did not run")
 			}
 			return nil
 		})
@@ -136,11 +137,11 @@ func TestMigrations(t *testing.T) {
 	}
 
 	// A failing migration leaves the file at the last good version.
-	migrations = append(migrations, migration{version: 3, name: "boom", up: func(tx *bolt.Tx) error { return errors.New("boom") }})
-	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "schema 3 (boom)") {
+	migrations = append(migrations, migration{version: base + 2, name: "boom", up: func(tx *bolt.Tx) error { return errors.New("boom") }})
+	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("schema %d (boom)", base+2)) {
 		t.Fatalf("err = %v", err)
 	}
-	migrations = migrations[:2]
+	migrations = migrations[:len(saved)+1]
 	db, err = Open(path, Options{ReadOnly: true})
 	if err != nil {
 		t.Fatalf("after failed migration: %v", err)

@@ -15,6 +15,7 @@ import (
 	gatehouse "github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/connectors"
 	"github.com/gatehousehq/gatehouse/lifecycle"
+	"github.com/gatehousehq/gatehouse/lifecycle/governance"
 	"github.com/gatehousehq/gatehouse/rules"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/rs/zerolog"
@@ -230,7 +231,113 @@ func (d *demo) story(ctx context.Context) error {
 	if open > 0 {
 		return errors.New("a leaver still has active accounts")
 	}
+	if err := d.governance(ctx, ada); err != nil {
+		return err
+	}
 	fmt.Fprintln(d.out, "\nTry next (from the repository): gatehouse plan --config config.example.yaml --person examples/people/ada-backend.json\n  gatehouse test --config config.example.yaml; gatehouse help audit")
+	return nil
+}
+
+// governance is the demo's last chapter: a week passes and the weekly
+// digest finds a dormant account, an orphaned account, a bot whose owner has
+// left and the money they cost; IT's Revoke click (the same service call the
+// Slack button makes) closes the dormant one, which the app then shows.
+func (d *demo) governance(ctx context.Context, leaver gatehouse.Identity) error {
+	fmt.Fprintln(d.out, "\n5. Governance: a week later, the weekly digest")
+	now := time.Now()
+	cfg, _, err := loadPolicy(d.cfg)
+	if err != nil {
+		return err
+	}
+	maya, err := d.person("maya-manager.json")
+	if err != nil {
+		return err
+	}
+	// People use their apps; Maya stopped using one of hers 60 days ago.
+	dormantApp := ""
+	for _, name := range sortedConnectorNames(d.sims) {
+		sim, ok := d.sims[name].(interface {
+			Touch(gatehouse.AccountRef, time.Time) error
+		})
+		if !ok {
+			continue
+		}
+		accts, err := d.sims[name].ListAccounts(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", name, err)
+		}
+		for _, a := range accts {
+			if !a.Active {
+				continue
+			}
+			at := now.Add(-24 * time.Hour)
+			if dormantApp == "" && name != cfg.IdP().Name && strings.EqualFold(a.Email, maya.Email) {
+				dormantApp, at = name, now.Add(-60*24*time.Hour)
+			}
+			if err := sim.Touch(gatehouse.AccountRef{AccountID: a.ID, Email: a.Email, UserName: a.UserName}, at); err != nil {
+				return err
+			}
+		}
+	}
+	if dormantApp == "" {
+		return errors.New("governance: the demo manager holds no app account to go dormant")
+	}
+	// An account somebody created by hand in the same app, never through
+	// Gatehouse, and a CI bot the leaver owned.
+	ghost := gatehouse.AccountRef{Email: "old-contractor@agency.example", UserName: "old-contractor@agency.example", Name: "Old Contractor"}
+	if _, err := d.sims[dormantApp].EnsureAccount(ctx, ghost); err != nil {
+		return err
+	}
+	bot := gatehouse.Identity{Kind: gatehouse.KindBot, Email: "deploy-bot@example.com", Name: "Deploy bot", Owner: leaver.Email,
+		Purpose: "deploys the payments service", Expiry: gatehouse.DateOf(now.Add(90 * 24 * time.Hour)), Status: gatehouse.StatusActive}
+	if _, err := d.db.PutIdentity(bot); err != nil {
+		return err
+	}
+	gov := &governance.Service{Config: cfg, DB: d.db, Engine: d.eng, Now: func() time.Time { return now.Add(7 * 24 * time.Hour) }}
+	dg, err := gov.Produce(ctx, d.sims)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   digest %s: %d dormant, %d orphaned, %d non-human(s) needing an owner, $%.2f/month reclaimable\n",
+		dg.ID, len(dg.Dormant), len(dg.Orphans), len(dg.NonHumans), dg.Reclaimable)
+	var line governance.DormantItem
+	for _, it := range dg.Dormant {
+		fmt.Fprintf(d.out, "   dormant: %s in %s, no activity for %d days ($%.2f/month)\n", it.Email, it.AppTitle, it.IdleDays, it.MonthlyCost)
+		if it.App == dormantApp && strings.EqualFold(it.Email, maya.Email) {
+			line = it
+		}
+	}
+	for _, o := range dg.Orphans {
+		fmt.Fprintf(d.out, "   orphaned: %s in %s (%s)\n", o.Login, o.AppTitle, o.Reason)
+	}
+	for _, n := range dg.NonHumans {
+		fmt.Fprintf(d.out, "   non-human: %s %s\n", n.Email, n.Problem)
+	}
+	if line.ID == "" || len(dg.Orphans) == 0 || len(dg.NonHumans) == 0 || dg.Reclaimable <= 0 {
+		return errors.New("governance: the digest misses the dormant account, the orphan, the bot or the money")
+	}
+	it := gov.Config.Admins.ITEmail
+	run, err := gov.Revoke(ctx, dg.ID, line.ID, governance.Actor{Email: it, IT: true})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.out, "   %s clicks Revoke on %s's %s account\n", it, maya.Email, line.AppTitle)
+	if run, err = d.settle(ctx, run); err != nil {
+		return err
+	}
+	d.summary(run)
+	accts, err := d.sims[dormantApp].ListAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range accts {
+		if a.ID == line.AccountID {
+			fmt.Fprintf(d.out, "   %s now shows %s's account active=%v\n", line.AppTitle, maya.Email, a.Active)
+			if a.Active {
+				return errors.New("governance: the revoked account is still active in the app")
+			}
+		}
+	}
 	return nil
 }
 

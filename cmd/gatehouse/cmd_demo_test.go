@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,10 @@ func TestDemo(t *testing.T) {
 		"audit chain verified",
 		"who had aws:prod-admin at",
 		"active accounts left for ada.lovelace@example.com across 17 apps: 0",
+		"5. Governance: a week later, the weekly digest",
+		"orphaned: old-contractor@agency.example",
+		"non-human: deploy-bot@example.com owner ada.lovelace@example.com has left",
+		"account active=false",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)
@@ -38,6 +43,33 @@ func TestDemo(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "gatehouse.db")); err != nil {
 		t.Errorf("--dir should keep the database: %v", err)
 	}
+	// The digest command on the demo's database: the store-side sections
+	// (the bot whose owner left) are there; --json parses.
+	out.Reset()
+	errOut.Reset()
+	args := []string{"--config", filepath.Join(dir, "gatehouse.yaml"), "--db", filepath.Join(dir, "gatehouse.db"), "--simulate"}
+	if code := runDigest(ctx, args, &out, &errOut); code != 0 {
+		t.Fatalf("digest exit %d: %s", code, errOut.String())
+	}
+	for _, want := range []string{"Access digest", "== Dormant accounts", "deploy-bot@example.com", "owner ada.lovelace@example.com has left"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("digest --dry-run lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	if code := runDigest(ctx, append(args, "--json"), &out, &errOut); code != 0 {
+		t.Fatalf("digest --json exit %d: %s", code, errOut.String())
+	}
+	var dg struct {
+		NonHumans []struct{ Email string } `json:"non_humans"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &dg); err != nil || len(dg.NonHumans) != 1 {
+		t.Fatalf("digest --json: %v %+v", err, dg)
+	}
+	if code := runDigest(ctx, append(args, "--post"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "token") {
+		t.Errorf("digest --post without Slack tokens: exit %d, %s", code, errOut.String())
+	}
+
 	// Bad usage is refused before anything is opened.
 	out.Reset()
 	errOut.Reset()

@@ -82,6 +82,7 @@ type lifecycleEnv struct {
 	rules    *rules.Engine
 	db       *store.DB
 	eng      *lifecycle.Engine
+	conns    map[string]gatehouse.Connector
 	progress *progress
 	started  bool
 }
@@ -135,6 +136,7 @@ func openLifecycle(f *engineFlags, stderr io.Writer, o openOpts) (*lifecycleEnv,
 	if out == nil {
 		out = io.Discard
 	}
+	env.conns = conns
 	env.progress = newProgress(out, isTerminal(out))
 	env.eng, err = lifecycle.New(lifecycle.Options{Store: db, Config: cfg, Rules: re, Connectors: conns, Logger: logger, Notifier: env.progress})
 	if err != nil {

@@ -11,12 +11,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/bot"
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/connectors"
 	"github.com/gatehousehq/gatehouse/handlers/hr"
 	sh "github.com/gatehousehq/gatehouse/handlers/slack"
 	"github.com/gatehousehq/gatehouse/lifecycle"
+	"github.com/gatehousehq/gatehouse/lifecycle/governance"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/rs/zerolog"
 )
@@ -70,6 +72,25 @@ func sourceText(s config.Secret) string {
 	return src
 }
 
+// runScheduledDigest computes, stores and posts one scheduled digest.
+func runScheduledDigest(ctx context.Context, gov *governance.Service, conns map[string]gatehouse.Connector, b *bot.Bot, channel string, log zerolog.Logger) {
+	d, err := gov.Produce(ctx, conns)
+	if err != nil {
+		log.Error().Err(err).Msg("governance digest failed")
+		return
+	}
+	ev := log.Info().Str("digest", d.ID).Int("dormant", len(d.Dormant)).Int("orphans", len(d.Orphans)).Float64("reclaimable_monthly", d.Reclaimable)
+	if channel == "" {
+		ev.Msg("governance digest computed; no channel to post it to")
+		return
+	}
+	if _, err := postDigest(ctx, gov, b, d, channel); err != nil {
+		log.Error().Err(err).Str("digest", d.ID).Msg("governance digest not fully posted")
+		return
+	}
+	ev.Str("channel", channel).Msg("governance digest posted")
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", "serve --config FILE [--db FILE] [--simulate]", stderr)
 	f := addEngineFlags(fs, false)
@@ -118,8 +139,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 
 	svc := &sh.Service{Store: db, Config: cfg, Planner: sh.Rules{E: re}}
+	digests := &sh.Digests{}
 	b, err := bot.New(bot.Config{
-		AppToken: appToken, BotToken: botToken, APIURL: apiURL,
+		AppToken: appToken, BotToken: botToken, APIURL: apiURL, Digests: digests,
 		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR,
 		StateFile: path + ".slack.json", // where progress cards are, across restarts
 		Log:       log.With().Str("component", "slack").Logger(),
@@ -134,6 +156,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "%v", err)
 	}
 	svc.Engine = sh.Lifecycle{E: eng}
+	digests.Gov = &governance.Service{Config: cfg, DB: db, Engine: eng}
 	if err := eng.Start(ctx); err != nil {
 		b.Close()
 		return fail(stderr, "start engine: %v", err)
@@ -208,6 +231,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer wg.Wait()
 	defer stopPurge()
+	if dc := cfg.Governance.Digest; !dc.Disabled {
+		sched, err := governance.NewScheduler(dc.Schedule, cfg.Location(), nil, func(ctx context.Context, at time.Time) {
+			runScheduledDigest(ctx, digests.Gov, conns, b, dc.Channel, log)
+		})
+		if err != nil {
+			return fail(stderr, "%v", err)
+		}
+		sched.Start(pctx)
+		defer sched.Close()
+		log.Info().Str("schedule", dc.Schedule).Str("channel", dc.Channel).Time("next", sched.Next(time.Now())).Msg("governance digest scheduled")
+	}
 
 	mode := "live"
 	if f.simulate {
