@@ -1,0 +1,93 @@
+package governance
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/config"
+	"github.com/gatehousehq/gatehouse/connectors/simulated"
+	"github.com/gatehousehq/gatehouse/store"
+)
+
+// BenchmarkDigest2000x40 computes a digest over 2,000 identities × 40 apps:
+// 80,000 grants in a real bbolt file and 80,000 accounts listed by the apps
+// (one in ten dormant, one orphan per app). Target: ≤ 200 ms per digest.
+func BenchmarkDigest2000x40(b *testing.B) {
+	const people, apps = 2000, 40
+	var y strings.Builder
+	y.WriteString("version: 1\norganization: {name: Bench, domain: example.com, time_zone: UTC}\nadmins: {it: [it@example.com], it_email: it@example.com, it_channel: C0IT}\napps:\n")
+	for a := range apps {
+		fmt.Fprintf(&y, "  app%02d: {connector: simulated, owner: owner%02d@example.com, seat_cost: %d}\n", a, a, 5+a)
+	}
+	y.WriteString("profiles: {base: {grants: [app00]}}\nrules: [{name: all, when: \"true\", profiles: [base]}]\n")
+	cfg, err := config.Parse("bench.yaml", []byte(y.String()), func(string) (string, bool) { return "", false })
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), store.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 64 {
+		wg.Go(func() {
+			for p := w; p < people; p += 64 {
+				id := gatehouse.Identity{Kind: gatehouse.KindEmployee, Email: fmt.Sprintf("p%05d@example.com", p), Name: "Person", EmployeeID: fmt.Sprintf("E%05d", p),
+					ManagerEmail: fmt.Sprintf("p%05d@example.com", p/10), Status: gatehouse.StatusActive}
+				if _, err := db.PutIdentity(id); err != nil {
+					errs <- err
+					return
+				}
+				for a := range apps {
+					if _, err := db.PutGrant(gatehouse.Grant{Identity: id.Key(), App: fmt.Sprintf("app%02d", a), Entitlement: "account", Source: gatehouse.SourceBirthright, GrantedAt: now.Add(-400 * 24 * time.Hour)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	conns := map[string]gatehouse.Connector{}
+	for a := range apps {
+		seeds := make([]simulated.SeedAccount, 0, people+1)
+		for p := range people {
+			last := now.Add(-time.Duration(1+p%30) * 24 * time.Hour)
+			if (p+a)%10 == 0 {
+				last = now.Add(-90 * 24 * time.Hour)
+			}
+			e := fmt.Sprintf("p%05d@example.com", p)
+			seeds = append(seeds, simulated.SeedAccount{UserName: e, Email: e, EmployeeID: fmt.Sprintf("E%05d", p), LastActivity: simulated.Timestamp{At: last}})
+		}
+		seeds = append(seeds, simulated.SeedAccount{UserName: fmt.Sprintf("ghost%02d", a), Email: fmt.Sprintf("ghost%02d@elsewhere.example", a), LastActivity: simulated.Timestamp{At: now}})
+		name := fmt.Sprintf("app%02d", a)
+		conns[name] = simulated.New(name, simulated.Options{Accounts: seeds})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var d Digest
+	for i := 0; i < b.N; i++ {
+		d, err = Compute(context.Background(), Sources{Config: cfg, DB: db, Conns: conns, Now: now})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	if d.Grants != people*apps || len(d.Dormant) != people*apps/10 || len(d.Orphans) != apps {
+		b.Fatalf("digest has %d grants, %d dormant, %d orphans", d.Grants, len(d.Dormant), len(d.Orphans))
+	}
+	b.ReportMetric(float64(len(d.Dormant)), "dormant")
+}
