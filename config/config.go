@@ -92,6 +92,11 @@ type App struct {
 	Entitlements map[string]*Entitlement `yaml:"entitlements"`
 	// Delete removes accounts on leave instead of disabling them.
 	Delete bool `yaml:"delete"`
+	// RevokeOnLeave removes each held entitlement explicitly before a
+	// leaver's account is disabled. Unset, the connector's documented
+	// behaviour decides (see docs/offboarding.md): true unless its
+	// deactivation is documented to drop memberships.
+	RevokeOnLeave *bool `yaml:"revoke_on_leave"`
 	Pos    Pos  `yaml:"-"`
 }
 
