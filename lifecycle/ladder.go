@@ -62,16 +62,14 @@ func (e *Engine) ladder(id gatehouse.Identity, app string) []Rung {
 		add(RoleConfigured, t)
 	}
 	if e.cfg.Defaults.TransferOwnershipTo != "it" {
-		if a := e.cfg.Apps[app]; a != nil {
+		// An app owned by IT is IT's rung, the last one.
+		if a := e.cfg.Apps[app]; a != nil && !strings.EqualFold(strings.TrimSpace(a.Owner), it) {
 			add(RoleAppOwner, a.Owner)
 		}
 	}
+	// IT is always the last rung, even without an email ("it": a hand-off
+	// task for the IT team).
 	add(RoleIT, it)
-	if len(out) == 0 || out[len(out)-1].Role != RoleIT {
-		// IT is always the last rung, even when IT is the app's owner or
-		// has no email ("it": a hand-off task for the IT team).
-		out = append(out, Rung{Role: RoleIT, Email: it})
-	}
 	return out
 }
 
