@@ -116,20 +116,20 @@ type SeedAccount struct {
 
 // AccountState is everything the simulated app knows about one account.
 type AccountState struct {
-	ID           string    `json:"id"`
-	UserName     string    `json:"user_name"`
-	Email        string    `json:"email"`
-	DisplayName  string    `json:"display_name,omitempty"`
-	EmployeeID   string    `json:"employee_id,omitempty"`
-	Active       bool      `json:"active"`
-	Entitlements []string  `json:"entitlements,omitempty"` // sorted entitlement names
-	Owns         []string  `json:"owns,omitempty"`         // resources owned, moved by TransferOwnership
-	Sessions     int       `json:"sessions,omitempty"`     // live sessions, cleared by RevokeSessions
+	ID           string   `json:"id"`
+	UserName     string   `json:"user_name"`
+	Email        string   `json:"email"`
+	DisplayName  string   `json:"display_name,omitempty"`
+	EmployeeID   string   `json:"employee_id,omitempty"`
+	Active       bool     `json:"active"`
+	Entitlements []string `json:"entitlements,omitempty"` // sorted entitlement names
+	Owns         []string `json:"owns,omitempty"`         // resources owned, moved by TransferOwnership
+	Sessions     int      `json:"sessions,omitempty"`     // live sessions, cleared by RevokeSessions
 	// Attributes are what EnsureAccount was told about the person (title,
 	// department, manager), read back by ReadAccount.
-	Attributes map[string]string `json:"attributes,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	LastActivity time.Time `json:"last_activity,omitzero"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+	CreatedAt    time.Time         `json:"created_at,omitzero"`
+	LastActivity time.Time         `json:"last_activity,omitzero"`
 }
 
 // Account returns the account as the Connector interface reports it.
