@@ -55,14 +55,22 @@ func (e *Engine) verifyAccount(ctx context.Context, c gatehouse.Connector, run g
 	if err != nil {
 		return eff, gatehouse.Retryable(err)
 	}
-	r, ok := c.(gatehouse.AccountReader)
-	if !ok {
+	unverified := func() (effect, error) {
 		eff.result[resVerified], eff.result[resObserved] = "false", notVerified
 		eff.confirmed = todo
 		eff.result[resConfirmed] = strings.Join(todo, ",")
 		return eff, nil
 	}
+	r, ok := c.(gatehouse.AccountReader)
+	if !ok {
+		return unverified()
+	}
 	acct, err := r.ReadAccount(ctx, refFor(run, s))
+	if errors.Is(err, gatehouse.ErrUnsupported) {
+		// The connector reads some accounts but not this app's (e.g. a
+		// declarative spec without a readable listing).
+		return unverified()
+	}
 	if err != nil {
 		if gatehouse.Classify(err) != gatehouse.ClassNotFound {
 			return eff, fmt.Errorf("verify %s account of %s: %w", s.App, run.Event.Identity.Email, err)
