@@ -641,10 +641,10 @@ func (p *planner) closeAccountRef(app string, held []gatehouse.Grant, base []str
 			transfer = p.add(gatehouse.Step{ID: id("transfer"), Kind: gatehouse.StepTransferOwnership, App: app, DependsOn: base, Result: r})
 		}
 	}
-	var mine []string // this app's closing steps, for the verify step
-	if transfer != "" {
-		mine = append(mine, transfer)
-	}
+	// This app's closing steps, for the verify step. Not the transfer: it
+	// may wait on a person (a hand-off), and proving the access gone must
+	// not (a delete waits for it anyway).
+	var mine []string
 	// A leaver's entitlements go explicitly, before the account is closed
 	// (so the connector can still address it), unless the account is
 	// deleted or the app drops memberships itself.

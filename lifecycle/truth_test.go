@@ -434,6 +434,10 @@ func TestTransferLadder(t *testing.T) {
 	if lr.Status != gatehouse.RunWaiting || aws.Status != gatehouse.StepWaiting || aws.Result[resOutcome] != "handoff" {
 		t.Fatalf("leaver %s, aws transfer %+v: want waiting on a hand-off", lr.Status, aws)
 	}
+	// Proving the access gone does not wait for the hand-off.
+	if v := steps[stepID("verify", "aws")]; v.Status != gatehouse.StepSucceeded {
+		t.Errorf("verify:aws %s while the hand-off is open; want it done", v.Status)
+	}
 	tasks := h.openTasks(lr.ID)
 	if len(tasks) != 1 || tasks[0].Escalated || tasks[0].Assignee != "it@example.com" || !strings.Contains(tasks[0].Title, "aws") {
 		t.Fatalf("open tasks %+v: want one hand-off task for IT", tasks)
