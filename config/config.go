@@ -97,7 +97,7 @@ type App struct {
 	// behaviour decides (see docs/offboarding.md): true unless its
 	// deactivation is documented to drop memberships.
 	RevokeOnLeave *bool `yaml:"revoke_on_leave"`
-	Pos    Pos  `yaml:"-"`
+	Pos           Pos   `yaml:"-"`
 }
 
 func (a *App) setPos(p Pos, name string) {

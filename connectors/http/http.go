@@ -705,7 +705,9 @@ func (c *Connector) ReadAccount(ctx context.Context, ref gatehouse.AccountRef) (
 		func(a gatehouse.Account) bool {
 			return ref.Email != "" && (strings.EqualFold(a.Email, ref.Email) || strings.EqualFold(a.UserName, ref.Email))
 		},
-		func(a gatehouse.Account) bool { return ref.UserName != "" && strings.EqualFold(a.UserName, ref.UserName) },
+		func(a gatehouse.Account) bool {
+			return ref.UserName != "" && strings.EqualFold(a.UserName, ref.UserName)
+		},
 		func(a gatehouse.Account) bool { return ref.EmployeeID != "" && a.EmployeeID == ref.EmployeeID },
 	}
 	for _, m := range matchers {
