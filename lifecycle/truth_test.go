@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -206,9 +207,25 @@ func TestRevokeOnLeaveFalseIsStillVerified(t *testing.T) {
 // noReader hides a connector's ReadAccount.
 type noReader struct{ gatehouse.Connector }
 
+// unsupportedReader is a reader that cannot read this app's accounts.
+type unsupportedReader struct{ *simulated.Connector }
+
+func (unsupportedReader) ReadAccount(context.Context, gatehouse.AccountRef) (gatehouse.Account, error) {
+	return gatehouse.Account{}, gatehouse.Permanent(fmt.Errorf("no readable listing: %w", gatehouse.ErrUnsupported))
+}
+
 func TestVerifyWithoutReaderSaysNotVerified(t *testing.T) {
+	for name, wrap := range map[string]func(*simulated.Connector) gatehouse.Connector{
+		"not a reader":        func(c *simulated.Connector) gatehouse.Connector { return noReader{c} },
+		"reader, unsupported": func(c *simulated.Connector) gatehouse.Connector { return unsupportedReader{c} },
+	} {
+		t.Run(name, func(t *testing.T) { testNotVerified(t, wrap) })
+	}
+}
+
+func testNotVerified(t *testing.T, wrap func(*simulated.Connector) gatehouse.Connector) {
 	h := newHarness(t, loadConfig(t, cfgPath, nil))
-	h.conns["aws"] = noReader{h.sims["aws"]}
+	h.conns["aws"] = wrap(h.sims["aws"])
 	h.restart()
 	ada := joinEngineers(t, h)
 	lr := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventLeaver, Identity: gatehouse.Identity{Email: ada.Email}}).ID)
