@@ -59,6 +59,10 @@ const (
 	StepManualTask        StepKind = "manual_task"
 	StepNotify            StepKind = "notify"
 	StepEvidence          StepKind = "evidence" // the final summary of what was changed
+	// StepVerify re-reads a leaver's account in an app after its other
+	// steps (gatehouse.AccountReader) and records what the app shows; grant
+	// records are closed only for what the re-read confirms.
+	StepVerify StepKind = "verify"
 )
 
 // StepStatus is where a step stands.

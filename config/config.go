@@ -96,7 +96,12 @@ type App struct {
 	// DormantAfter is how long an account may go unused before the digest
 	// lists it as dormant; 0 takes governance.digest.dormant_after.
 	DormantAfter time.Duration `yaml:"dormant_after"`
-	Pos          Pos           `yaml:"-"`
+	// RevokeOnLeave removes each held entitlement explicitly before a
+	// leaver's account is disabled. Unset, the connector's documented
+	// behaviour decides (see docs/offboarding.md): true unless its
+	// deactivation is documented to drop memberships.
+	RevokeOnLeave *bool `yaml:"revoke_on_leave"`
+	Pos           Pos   `yaml:"-"`
 }
 
 func (a *App) setPos(p Pos, name string) {

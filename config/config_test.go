@@ -207,3 +207,34 @@ func TestITWithoutEmailWarns(t *testing.T) {
 		t.Fatalf("warnings = %v", cfg.Warnings)
 	}
 }
+
+func TestRevokeOnLeave(t *testing.T) {
+	base := "version: 1\nadmins: {it: [U01], it_email: it@example.com}\napps:\n  a: {connector: manual, owner: o@example.com%s}\nprofiles:\n  p: {grants: [a]}\nrules:\n  - {name: r, when: 'true', profiles: [p]}\n"
+	for _, c := range []struct {
+		name, extra string
+		want        *bool
+		err         string
+	}{
+		{"unset: the connector decides", "", nil, ""},
+		{"false", ", revoke_on_leave: false", new(false), ""},
+		{"true", ", revoke_on_leave: true", new(true), ""},
+		{"not a bool", ", revoke_on_leave: sometimes", nil, "c.yaml:4:"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse("c.yaml", []byte(strings.Replace(base, "%s", c.extra, 1)), env(nil))
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("err = %v, want one at %s", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cfg.Apps["a"].RevokeOnLeave
+			if (got == nil) != (c.want == nil) || (got != nil && *got != *c.want) {
+				t.Fatalf("revoke_on_leave = %v, want %v", got, c.want)
+			}
+		})
+	}
+}

@@ -102,11 +102,13 @@ func (env *benchEnv) close() {
 }
 
 // BenchmarkOffboard40Apps offboards one person holding accounts in 40 apps
-// whose every call takes 200 ms. The critical path is the IdP disable plus
-// one app call (discover, transfer, disable and session revocation of each
-// app run in parallel), 400 ms; the bar is 1.2 × that.
+// whose every call takes 200 ms. The critical path is the IdP suspension,
+// then the IdP's session revocation (issue #9: both before any downstream
+// app), then the slowest app's chain: remove its entitlement, disable the
+// account, re-read it (verify) — discover, transfer and session revocation
+// run beside that chain — five calls, 1 s; the bar is 1.2 × that.
 func BenchmarkOffboard40Apps(b *testing.B) {
-	const apps, latency = 40, 200 * time.Millisecond
+	const apps, latency, criticalCalls = 40, 200 * time.Millisecond, 5
 	cfg := benchConfig(b, apps, "{workers: 256}", "")
 	var ratios []float64
 	for i := 0; i < b.N; i++ {
@@ -131,6 +133,10 @@ func BenchmarkOffboard40Apps(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			// The manager's account, so the transfer ladder picks them.
+			if _, err := env.db.PutGrant(gatehouse.Grant{Identity: boss.Key(), App: app, Entitlement: "account", Source: gatehouse.SourceBirthright}); err != nil {
+				b.Fatal(err)
+			}
 		}
 		if err := env.eng.Start(context.Background()); err != nil {
 			b.Fatal(err)
@@ -153,7 +159,7 @@ func BenchmarkOffboard40Apps(b *testing.B) {
 				b.Fatalf("%s still active", app)
 			}
 		}
-		ratios = append(ratios, float64(took)/float64(2*latency))
+		ratios = append(ratios, float64(took)/float64(criticalCalls*latency))
 		env.close()
 		b.StartTimer()
 	}
@@ -161,7 +167,7 @@ func BenchmarkOffboard40Apps(b *testing.B) {
 	sort.Float64s(ratios)
 	med := ratios[len(ratios)/2]
 	b.ReportMetric(med, "x_critical_path")
-	b.Logf("wall time / critical path (%v): %.2f", 2*latency, ratios)
+	b.Logf("wall time / critical path (%v): %.2f", criticalCalls*latency, ratios)
 	if med > 1.2 {
 		b.Errorf("offboarding took %.2f × the critical path (limit 1.2)", med)
 	}

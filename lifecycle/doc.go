@@ -17,6 +17,15 @@
 // the app's attempt budget, after which they become manual tasks escalated to
 // IT: the run stays blocked, never reported done, until IT closes the task.
 //
+// A leaver suspends the IdP account, then revokes its sessions, and only
+// then touches downstream apps: per app it removes the held entitlements
+// (revoke_on_leave), disables or deletes the account and re-reads it
+// (StepVerify). Grant records close only for what the re-read shows gone;
+// what the app still shows is an escalated task. Ownership transfers go to
+// the first of manager → app owner → IT holding an account there (chosen at
+// plan time, next rung when the app refuses the receiver). See
+// docs/offboarding.md.
+//
 // Runs of one identity execute one at a time in creation order; runs of
 // different identities run in parallel. Future-dated runs wait as scheduled
 // jobs in the store and fire at their effective time, also after restarts.

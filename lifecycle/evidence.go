@@ -14,9 +14,15 @@ import (
 // where, the seat cost reclaimed, and anything still open. It is stored as
 // the evidence step's result, in the run's Summary and in the audit log.
 type Evidence struct {
-	Changed           []string // "disable okta", "revoke github:admin", …
-	Open              []string // steps and tasks not done, with who holds them
-	Failed            []string
+	Changed []string // "disable okta", "revoke github:admin", …
+	Open    []string // steps and tasks not done, with who holds them
+	Failed  []string
+	// Verified lists, per app re-read after a leaver's steps, what the app
+	// showed ("github: account inactive, no entitlements", or "not verified
+	// (connector cannot re-read)").
+	Verified []string
+	// Transfers names who received what per app ("google → grace@example.com (manager)").
+	Transfers         []string
 	SeatCostReclaimed float64 // per month
 	Apps              int     // apps touched
 }
@@ -27,6 +33,12 @@ func (ev Evidence) Summary() string {
 	fmt.Fprintf(&b, "%d change(s) in %d app(s)", len(ev.Changed), ev.Apps)
 	if ev.SeatCostReclaimed > 0 {
 		fmt.Fprintf(&b, "; seat cost reclaimed %.2f/month", ev.SeatCostReclaimed)
+	}
+	if len(ev.Transfers) > 0 {
+		fmt.Fprintf(&b, "; transferred: %s", strings.Join(ev.Transfers, ", "))
+	}
+	if len(ev.Verified) > 0 {
+		fmt.Fprintf(&b, "; re-read: %s", strings.Join(ev.Verified, ", "))
 	}
 	if len(ev.Failed) > 0 {
 		fmt.Fprintf(&b, "; failed: %s", strings.Join(ev.Failed, ", "))
@@ -59,6 +71,13 @@ func (e *Engine) evidence(run gatehouse.Run, steps []gatehouse.Step) Evidence {
 			switch s.Kind {
 			case gatehouse.StepApproval, gatehouse.StepDiscover, gatehouse.StepNotify:
 				continue
+			case gatehouse.StepVerify:
+				ev.Verified = append(ev.Verified, s.App+": "+s.Result[resObserved])
+				continue
+			case gatehouse.StepTransferOwnership:
+				if to := s.Result[resTo]; to != "" && s.Result[resOutcome] != "not_found" {
+					ev.Transfers = append(ev.Transfers, s.App+" → "+to+" ("+s.Result[resRole]+")")
+				}
 			}
 			if s.Result[resOutcome] == "not_found" {
 				label += " (already gone)"

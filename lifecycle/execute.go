@@ -17,6 +17,10 @@ type effect struct {
 	result map[string]string
 	added  []gatehouse.Step  // discover: steps for accounts found
 	found  []gatehouse.Grant // discover: accounts Gatehouse never granted
+	// confirmed lists the grants (entitlement names) a verify step saw gone
+	// from the app, or — for a connector that cannot re-read — the grants
+	// its successful closing steps removed.
+	confirmed []string
 }
 
 // execute runs one attempt of a step: persist it as running, pace, call the
@@ -43,6 +47,19 @@ func (e *Engine) execute(l *lane, w *work) outcome {
 		return e.storeTrouble(o, err)
 	}
 	s = stored
+	if s.Kind == gatehouse.StepTransferOwnership && s.Result[resTo] == "it" {
+		// No IT address to transfer to: a hand-off task for the IT team.
+		return e.handoff(w, s, errors.New("no IT email is configured"))
+	}
+	if _, reads := l.conn.(gatehouse.AccountReader); s.Kind == gatehouse.StepVerify && !reads {
+		// Nothing to ask the app: no pacing, no call.
+		eff, err := e.verifyAccount(e.ctx, l.conn, w.run, s)
+		if err != nil {
+			return e.afterFailure(l, w, s, err)
+		}
+		w.d.results <- outcome{stepID: s.ID, effect: true}
+		return e.afterSuccess(w, s, eff)
+	}
 	release, ok := l.pace()
 	if !ok {
 		o.step, o.stored = s, true // left "running": the next start runs it again
@@ -62,6 +79,12 @@ func (e *Engine) execute(l *lane, w *work) outcome {
 	if callErr == nil {
 		w.d.results <- outcome{stepID: s.ID, effect: true}
 		return e.afterSuccess(w, s, eff)
+	}
+	if s.Kind == gatehouse.StepVerify {
+		return e.afterMismatch(l, w, s, eff, callErr)
+	}
+	if s.Kind == gatehouse.StepTransferOwnership && errors.Is(callErr, gatehouse.ErrNoTransferTarget) {
+		return e.nextReceiver(w, s, callErr)
 	}
 	if gatehouse.Classify(callErr) == gatehouse.ClassNotFound && removal(s.Kind) {
 		// What we wanted gone is not there: done.
@@ -153,6 +176,8 @@ func (e *Engine) call(ctx context.Context, c gatehouse.Connector, run gatehouse.
 			toRef = gatehouse.RefFor(id)
 		}
 		err = c.TransferOwnership(ctx, ref, toRef)
+	case gatehouse.StepVerify:
+		return e.verifyAccount(ctx, c, run, s)
 	case gatehouse.StepDiscover:
 		accts, lerr := c.ListAccounts(ctx)
 		if lerr != nil {
@@ -192,7 +217,8 @@ func (e *Engine) afterSuccess(w *work, s gatehouse.Step, eff effect) outcome {
 	s.LastError, s.ErrorClass = "", ""
 	a := e.auditFor(run, auditAction(s.Kind), s, "")
 	a.Details = map[string]string{"step": s.ID, "attempts": strconv.Itoa(s.Attempts)}
-	for _, k := range []string{resOutcome, resTo, resAccountID, "found", resOpen, "changed", "seat_cost_reclaimed", "summary"} {
+	for _, k := range []string{resOutcome, resTo, resRole, resAccountID, "found", resOpen, "changed", "seat_cost_reclaimed", "summary",
+		resVerified, resObserved, resExists, resActive, resEntitlements, resStillHeld, resConfirmed, resAttributes} {
 		if v := s.Result[k]; v != "" {
 			a.Details[k] = v
 		}
@@ -253,13 +279,18 @@ func (e *Engine) recordGrants(w *work, s gatehouse.Step, eff effect, now time.Ti
 			return e.scheduleGrantExpiry(g)
 		}
 	case gatehouse.StepRevoke:
+		if s.Result[resConfirm] != "" {
+			return nil // the app's verify step records it, once it saw it gone
+		}
 		_, err := e.db.RevokeGrant(key, s.App, s.Entitlement, now, by)
 		return err
 	case gatehouse.StepDisable, gatehouse.StepDelete:
-		if s.Result[resKeepGrants] == "true" {
+		if s.Result[resKeepGrants] == "true" || s.Result[resConfirm] != "" {
 			return nil
 		}
 		return e.revokeApp(key, s.App, s.Result[resAccountID], now, by)
+	case gatehouse.StepVerify:
+		return e.revokeEnts(key, s.App, eff.confirmed, now, by)
 	case gatehouse.StepDiscover:
 		for _, g := range eff.found {
 			if _, err := e.db.PutGrant(g); err != nil {
@@ -292,6 +323,11 @@ func (e *Engine) revokeApp(key, app, accountID string, now time.Time, by string)
 		}
 		todo = append(todo, g.Entitlement)
 	}
+	return e.revokeEnts(key, app, todo, now, by)
+}
+
+// revokeEnts records the identity's grants ents in app as revoked.
+func (e *Engine) revokeEnts(key, app string, todo []string, now time.Time, by string) error {
 	// Concurrently, so that the store's group commit makes them one
 	// transaction (and one fsync) instead of one each.
 	errs := make(chan error, len(todo))
@@ -332,6 +368,17 @@ func (e *Engine) afterFailure(l *lane, w *work, s gatehouse.Step, callErr error)
 			s.Result[resTask] = t.ID
 			task = &t
 		}
+	case class == gatehouse.ClassInProgress:
+		// The app is still carrying the operation out (an async transfer,
+		// an assignment being provisioned): ask again later. Waiting is
+		// not failing: the attempt is not counted and nothing escalates.
+		s.Attempts = max(s.Attempts-1, 0)
+		s.Status = gatehouse.StepRetrying
+		s.NextAttempt = now.Add(inProgressWait(gatehouse.RetryAfterOf(callErr)))
+		if s.Result == nil {
+			s.Result = map[string]string{}
+		}
+		s.Result[resOutcome] = "in_progress"
 	case class == gatehouse.ClassPermanent || s.Attempts >= l.maxAttempts:
 		t, err := e.escalate(w.run, s, callErr)
 		if err != nil {
@@ -344,6 +391,11 @@ func (e *Engine) afterFailure(l *lane, w *work, s gatehouse.Step, callErr error)
 		s.Result[resTask] = t.ID
 		a := e.auditFor(w.run, "escalate", s, s.LastError)
 		a.Details = map[string]string{"step": s.ID, "attempts": strconv.Itoa(s.Attempts), "class": s.ErrorClass, "task": t.ID}
+		for _, k := range []string{resVerified, resObserved, resExists, resActive, resEntitlements, resStillHeld, resConfirmed, resAttributes} {
+			if v := s.Result[k]; v != "" {
+				a.Details[k] = v
+			}
+		}
 		audit = append(audit, a)
 		task = &t
 	default:
@@ -390,19 +442,29 @@ func (e *Engine) escalate(run gatehouse.Run, s gatehouse.Step, cause error) (gat
 	if s.Entitlement != "" && s.Kind != gatehouse.StepEnsureAccount {
 		what = string(s.Kind) + " " + s.App + ":" + s.Entitlement
 	}
+	title := fmt.Sprintf("Finish by hand: %s for %s", what, run.Event.Identity.Email)
+	instructions := fmt.Sprintf("Gatehouse could not %s for %s after %d attempt(s): %s. Do it in %s by hand, then mark this task done with evidence.",
+		what, run.Event.Identity.Email, s.Attempts, truncate(cause.Error(), 300), s.App)
+	if s.Kind == gatehouse.StepVerify {
+		var mm *verifyMismatch
+		if errors.As(cause, &mm) {
+			title = fmt.Sprintf("Access still open in %s for %s: %s", s.App, run.Event.Identity.Email, strings.Join(mm.problems, "; "))
+			instructions = fmt.Sprintf("After offboarding, %s still shows for %s: %s. Remove it in %s by hand, then mark this task done with evidence (or retry the run to re-read the app).",
+				s.App, run.Event.Identity.Email, strings.Join(mm.problems, "; "), s.App)
+		}
+	}
 	t := gatehouse.Task{
-		ID:          escalationTaskID(run.ID, s),
-		RunID:       run.ID,
-		StepID:      s.ID,
-		IdentityKey: run.IdentityKey,
-		App:         s.App,
-		Title:       fmt.Sprintf("Finish by hand: %s for %s", what, run.Event.Identity.Email),
-		Instructions: fmt.Sprintf("Gatehouse could not %s for %s after %d attempt(s): %s. Do it in %s by hand, then mark this task done with evidence.",
-			what, run.Event.Identity.Email, s.Attempts, truncate(cause.Error(), 300), s.App),
-		Assignee:  e.itEmail(),
-		Escalated: true,
-		Status:    gatehouse.TaskOpen,
-		CreatedAt: e.clock.Now(),
+		ID:           escalationTaskID(run.ID, s),
+		RunID:        run.ID,
+		StepID:       s.ID,
+		IdentityKey:  run.IdentityKey,
+		App:          s.App,
+		Title:        title,
+		Instructions: instructions,
+		Assignee:     e.itEmail(),
+		Escalated:    true,
+		Status:       gatehouse.TaskOpen,
+		CreatedAt:    e.clock.Now(),
 	}
 	stored, err := e.db.PutTask(t)
 	if errors.Is(err, store.ErrConflict) {

@@ -17,8 +17,15 @@ type OffboardPlan struct {
 	// Discover lists apps that will be searched for accounts Gatehouse never
 	// granted (their connectors can list accounts).
 	Discover []string
-	// TransferTo receives the leaver's resources.
+	// TransferTo is the first rung of the transfer ladder (the manager, a
+	// non-human's owner, or the configured receiver); who really receives
+	// what, per app, is in Receivers.
 	TransferTo string
+	// Receivers says, per app whose connector transfers ownership, who will
+	// receive the leaver's resources — chosen now, before confirmation:
+	// the first of manager → app owner → IT that holds an account there —
+	// and who is asked next if the app refuses that receiver.
+	Receivers []AppReceiver
 	// SeatCost is the monthly seat cost that closing the accounts reclaims.
 	SeatCost float64
 	// RotateCredentials lists apps whose shared credentials must be rotated.
@@ -35,6 +42,23 @@ type OffboardAccount struct {
 	Sources      []gatehouse.GrantSource
 	Action       string // disable, delete, revoke, manual
 	SeatCost     float64
+	// Revoke lists the entitlements removed one by one before the account
+	// is closed (revoke_on_leave).
+	Revoke []string
+	// Receiver is who receives the leaver's resources in this app; nil
+	// when the connector cannot transfer ownership.
+	Receiver *Receiver
+	// Verify is "re-read" when the app's account is read back after the
+	// leaver's steps, "not verified" when the connector cannot re-read it,
+	// "" when nothing is closed through the connector.
+	Verify string
+}
+
+// AppReceiver is the transfer receiver of one app.
+type AppReceiver struct {
+	App   string
+	Title string
+	Receiver
 }
 
 // PlanOffboard returns the deprovisioning plan for an identity (key, email or
@@ -52,6 +76,20 @@ func (e *Engine) PlanOffboard(ctx context.Context, identityKey string) (Offboard
 	p := &planner{e: e, run: run, id: id, index: map[string]int{}}
 	p.leaver(held)
 	out := OffboardPlan{Identity: id, TransferTo: e.transferTarget(id), Steps: p.steps}
+	receivers := map[string]*Receiver{}
+	for _, s := range p.steps {
+		if s.Kind != gatehouse.StepTransferOwnership || s.Result[resAccountID] != "" {
+			continue
+		}
+		rc := &Receiver{Rung: Rung{Role: s.Result[resRole], Email: s.Result[resTo]}, Fallbacks: decodeLadder(s.Result[resLadder])}
+		rc.HasAccount = p.holdsAccount(rc.Email, s.App)
+		receivers[s.App] = rc
+		ar := AppReceiver{App: s.App, Receiver: *rc}
+		if a := e.cfg.Apps[s.App]; a != nil {
+			ar.Title = a.Title
+		}
+		out.Receivers = append(out.Receivers, ar)
+	}
 	byApp := groupGrants(held)
 	for _, app := range sortedKeys(byApp) {
 		acct := OffboardAccount{App: app, Action: "manual"}
@@ -64,11 +102,17 @@ func (e *Engine) PlanOffboard(ctx context.Context, identityKey string) (Offboard
 				acct.Sources = append(acct.Sources, g.Source)
 			}
 		}
+		acct.Receiver = receivers[app]
 		for _, s := range p.steps {
-			if s.App != app {
+			if s.App != app || s.Result[resAccountID] != "" {
 				continue
 			}
 			switch s.Kind {
+			case gatehouse.StepVerify:
+				acct.Verify = "not verified"
+				if _, ok := e.conns[app].(gatehouse.AccountReader); ok {
+					acct.Verify = "re-read"
+				}
 			case gatehouse.StepDelete:
 				acct.Action = "delete"
 			case gatehouse.StepDisable:
@@ -76,6 +120,7 @@ func (e *Engine) PlanOffboard(ctx context.Context, identityKey string) (Offboard
 					acct.Action = "disable"
 				}
 			case gatehouse.StepRevoke:
+				acct.Revoke = append(acct.Revoke, s.Entitlement)
 				if acct.Action == "manual" {
 					acct.Action = "revoke"
 				}

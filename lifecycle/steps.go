@@ -42,6 +42,10 @@ const (
 	resKeepGrants   = "keep_grants"   // disable without revoking recorded grants (leave of absence)
 	resOpen         = "open"          // evidence: steps and tasks still open
 	resGeneration   = "generation"    // escalated step: how often Retry restarted it
+	resConfirm      = "confirm_by"    // leaver step: grant records wait for the app's verify step
+	resExpect       = "expect"        // verify: inactive or deleted
+	resRole         = "receiver_role" // transfer_ownership: manager, owner, app_owner, it, configured
+	resLadder       = "fallbacks"     // transfer_ownership: the next receivers, role=email,…
 )
 
 // planner builds a run's steps. It reads the store (what the identity holds)
@@ -52,6 +56,9 @@ type planner struct {
 	id    gatehouse.Identity
 	steps []gatehouse.Step
 	index map[string]int
+	// accounts caches, per receiver email, the apps the store records them
+	// holding (the transfer ladder's plan-time choice).
+	accounts map[string]map[string]bool
 }
 
 func (p *planner) add(s gatehouse.Step) string {
@@ -423,10 +430,14 @@ func (e *Engine) appOwner(app string) string {
 	return e.itEmail()
 }
 
-// leaver: disable the IdP account first, revoke its sessions, then in
-// parallel for every app: discover accounts Gatehouse never granted, transfer
-// ownership, disable or delete the account, revoke sessions; then manual
-// tasks to rotate shared credentials the leaver could see.
+// leaver: suspend the IdP account first and revoke its sessions second (so
+// no new session can start in between), and only when both are done, in
+// parallel for every app: discover accounts Gatehouse never granted,
+// transfer ownership, remove held entitlements, disable or delete the
+// account, revoke sessions, then re-read the account (verify); then manual
+// tasks to rotate shared credentials the leaver could see. The order is a
+// security property (issue #9): every downstream step depends on both IdP
+// steps, not only on the suspension.
 func (p *planner) leaver(held []gatehouse.Grant) {
 	e := p.e
 	byApp := groupGrants(held)
@@ -434,14 +445,18 @@ func (p *planner) leaver(held []gatehouse.Grant) {
 	var base []string
 	if idp != "" {
 		c := e.caps(idp)
+		var suspend string
 		switch {
 		case c.Has(gatehouse.CapDisable):
-			base = append(base, p.add(gatehouse.Step{ID: stepID("disable", idp), Kind: gatehouse.StepDisable, App: idp}))
+			suspend = p.add(gatehouse.Step{ID: stepID("disable", idp), Kind: gatehouse.StepDisable, App: idp, Result: p.confirmInput(idp, nil)})
 		case c.Has(gatehouse.CapDelete):
-			base = append(base, p.add(gatehouse.Step{ID: stepID("delete", idp), Kind: gatehouse.StepDelete, App: idp}))
+			suspend = p.add(gatehouse.Step{ID: stepID("delete", idp), Kind: gatehouse.StepDelete, App: idp, Result: p.confirmInput(idp, nil)})
+		}
+		if suspend != "" {
+			base = append(base, suspend)
 		}
 		if c.Has(gatehouse.CapRevokeSessions) {
-			p.add(gatehouse.Step{ID: stepID("sessions", idp), Kind: gatehouse.StepRevokeSessions, App: idp, DependsOn: base})
+			base = append(base, p.add(gatehouse.Step{ID: stepID("sessions", idp), Kind: gatehouse.StepRevokeSessions, App: idp, DependsOn: append([]string(nil), base...)}))
 		}
 	}
 	for _, app := range e.cfg.AppNames() {
@@ -462,10 +477,18 @@ func (p *planner) leaver(held []gatehouse.Grant) {
 			p.manual(app, fmt.Sprintf("Remove %s's access to %s", p.id.Email, app), base)
 		}
 	}
-	if idp != "" && len(byApp[idp]) > 0 {
-		// Grants inside the IdP (groups) close with its account; they are
-		// recorded as revoked when the disable step succeeds.
-		_ = byApp[idp]
+	var idpSteps []string
+	if idp != "" && len(byApp[idp]) > 0 && e.revokeOnLeave(idp) && e.caps(idp).Has(gatehouse.CapRevoke) {
+		// Groups inside the IdP: removed one by one after the suspension
+		// (the account is already locked out) unless the IdP drops them
+		// itself; the verify step below confirms either way.
+		for _, g := range byApp[idp] {
+			if isAccount(g.Entitlement) || strings.HasPrefix(g.Entitlement, "discovered:") {
+				continue
+			}
+			idpSteps = append(idpSteps, p.add(gatehouse.Step{ID: stepID("revoke", idp, g.Entitlement), Kind: gatehouse.StepRevoke, App: idp, Entitlement: g.Entitlement,
+				DependsOn: base, Result: p.confirmInput(idp, nil)}))
+		}
 	}
 	// Shared credentials: any app where the leaver held a high or critical
 	// entitlement gets a rotation task for its owner.
@@ -480,12 +503,69 @@ func (p *planner) leaver(held []gatehouse.Grant) {
 		// the leaver while their own accounts are closed.
 		var all []string
 		for _, s := range p.steps {
-			if s.Kind != gatehouse.StepManualTask {
+			if s.Kind != gatehouse.StepManualTask && s.Kind != gatehouse.StepVerify {
 				all = append(all, s.ID)
 			}
 		}
-		p.add(gatehouse.Step{ID: stepID("delete", idp), Kind: gatehouse.StepDelete, App: idp, DependsOn: all})
+		p.add(gatehouse.Step{ID: stepID("delete", idp), Kind: gatehouse.StepDelete, App: idp, DependsOn: all, Result: p.confirmInput(idp, nil)})
+		idpSteps = append(idpSteps, stepID("delete", idp))
 	}
+	if idp != "" && (p.has(stepID("disable", idp)) || p.has(stepID("delete", idp))) {
+		deps := append(append([]string(nil), base...), idpSteps...)
+		p.verify(idp, "", nil, deps, p.has(stepID("delete", idp)) && e.cfg.Apps[idp].Delete || !e.caps(idp).Has(gatehouse.CapDisable))
+	}
+}
+
+// revokeOnLeave reports whether a leaver's entitlements in app are removed
+// one by one before the account is closed: the app's revoke_on_leave when
+// set, else false only for connectors documented to drop memberships on
+// deactivation (they say so through DeactivationDropsEntitlements), else
+// true. Apps configured delete: true never need it: memberships die with
+// the account. The verify step checks what the app shows either way.
+func (e *Engine) revokeOnLeave(app string) bool {
+	ca := e.cfg.Apps[app]
+	if ca != nil && ca.RevokeOnLeave != nil {
+		return *ca.RevokeOnLeave
+	}
+	if d, ok := e.conns[app].(membershipDropper); ok && d.DeactivationDropsEntitlements() {
+		return false
+	}
+	return true
+}
+
+// membershipDropper is implemented by connectors whose vendor documents that
+// deactivating (Disable) an account removes its memberships, so a leaver's
+// entitlements need no explicit revoke steps by default.
+type membershipDropper interface {
+	DeactivationDropsEntitlements() bool
+}
+
+// confirmInput marks a leaver's closing step whose grant records wait for
+// the app's verify step: the grant history says "revoked" only once the
+// re-read shows it (see recordGrants).
+func (p *planner) confirmInput(app string, acct map[string]string) map[string]string {
+	m := map[string]string{resConfirm: "verify"}
+	for k, v := range acct {
+		m[k] = v
+	}
+	return m
+}
+
+// verify plans the re-read of app's account after deps; gone says the
+// account is expected to be deleted rather than disabled.
+func (p *planner) verify(app, suffix string, acct map[string]string, deps []string, gone bool) {
+	id := stepID("verify", app)
+	if suffix != "" {
+		id = stepID("verify", app, suffix)
+	}
+	r := map[string]string{resExpect: "inactive"}
+	if gone {
+		r[resExpect] = "deleted"
+	}
+	for k, v := range acct {
+		r[k] = v
+	}
+	p.add(gatehouse.Step{ID: id, Kind: gatehouse.StepVerify, App: app, DependsOn: deps, Result: r})
 }
 
 func (e *Engine) highRisk(gs []gatehouse.Grant) bool {
@@ -537,7 +617,15 @@ func (p *planner) closeAccountRef(app string, held []gatehouse.Grant, base []str
 		}
 		return stepID(kind, app)
 	}
+	del := leaving && ca.Delete && c.Has(gatehouse.CapDelete)
+	removesAccount := del || (!c.Has(gatehouse.CapDisable) && c.Has(gatehouse.CapDelete) && leaving)
+	// A leaver's account that is disabled or deleted is re-read afterwards;
+	// its closing steps then leave the grant records to that verify step.
+	willVerify := leaving && (removesAccount || c.Has(gatehouse.CapDisable))
 	input := func() map[string]string {
+		if willVerify {
+			return p.confirmInput(app, acct)
+		}
 		m := map[string]string{}
 		for k, v := range acct {
 			m[k] = v
@@ -546,22 +634,44 @@ func (p *planner) closeAccountRef(app string, held []gatehouse.Grant, base []str
 	}
 	var transfer string
 	if leaving && c.Has(gatehouse.CapTransferOwnership) {
-		if to := e.transferTarget(p.id); to != "" && to != "it" && !strings.EqualFold(to, p.id.Email) {
-			r := input()
-			r[resTo] = to
+		if rc := p.receiver(app); rc.Email != "" {
+			r := map[string]string{}
+			for k, v := range acct {
+				r[k] = v
+			}
+			r[resTo], r[resRole], r[resLadder] = rc.Email, rc.Role, encodeLadder(rc.Fallbacks)
 			transfer = p.add(gatehouse.Step{ID: id("transfer"), Kind: gatehouse.StepTransferOwnership, App: app, DependsOn: base, Result: r})
 		}
 	}
-	del := leaving && ca.Delete && c.Has(gatehouse.CapDelete)
+	// This app's closing steps, for the verify step. Not the transfer: it
+	// may wait on a person (a hand-off), and proving the access gone must
+	// not (a delete waits for it anyway).
+	var mine []string
+	// A leaver's entitlements go explicitly, before the account is closed
+	// (so the connector can still address it), unless the account is
+	// deleted or the app drops memberships itself.
+	var revokes []string
+	if leaving && suffix == "" && !removesAccount && c.Has(gatehouse.CapDisable) && c.Has(gatehouse.CapRevoke) && e.revokeOnLeave(app) {
+		for _, g := range held {
+			if isAccount(g.Entitlement) || strings.HasPrefix(g.Entitlement, "discovered:") {
+				continue
+			}
+			revokes = append(revokes, p.add(gatehouse.Step{ID: stepID("revoke", app, g.Entitlement), Kind: gatehouse.StepRevoke, App: app, Entitlement: g.Entitlement,
+				DependsOn: base, Result: input()}))
+		}
+		mine = append(mine, revokes...)
+	}
+	closing := ""
 	switch {
-	case del || (!c.Has(gatehouse.CapDisable) && c.Has(gatehouse.CapDelete) && leaving):
+	case removesAccount:
 		deps := append([]string(nil), base...)
 		if transfer != "" {
 			deps = append(deps, transfer)
 		}
-		p.add(gatehouse.Step{ID: id("delete"), Kind: gatehouse.StepDelete, App: app, DependsOn: deps, Result: input()})
+		closing = p.add(gatehouse.Step{ID: id("delete"), Kind: gatehouse.StepDelete, App: app, DependsOn: deps, Result: input()})
 	case c.Has(gatehouse.CapDisable):
-		p.add(gatehouse.Step{ID: id("disable"), Kind: gatehouse.StepDisable, App: app, DependsOn: base, Result: input()})
+		deps := append(append([]string(nil), base...), revokes...)
+		closing = p.add(gatehouse.Step{ID: id("disable"), Kind: gatehouse.StepDisable, App: app, DependsOn: deps, Result: input()})
 	case c.Has(gatehouse.CapRevoke) && suffix == "":
 		hasAccount := false
 		for _, g := range held {
@@ -577,8 +687,14 @@ func (p *planner) closeAccountRef(app string, held []gatehouse.Grant, base []str
 	default:
 		p.manual(app, fmt.Sprintf("Remove %s's account from %s", p.id.Email, app), base)
 	}
+	if closing != "" {
+		mine = append(mine, closing)
+	}
 	if c.Has(gatehouse.CapRevokeSessions) {
-		p.add(gatehouse.Step{ID: id("sessions"), Kind: gatehouse.StepRevokeSessions, App: app, DependsOn: base, Result: input()})
+		mine = append(mine, p.add(gatehouse.Step{ID: id("sessions"), Kind: gatehouse.StepRevokeSessions, App: app, DependsOn: base, Result: input()}))
+	}
+	if willVerify && closing != "" {
+		p.verify(app, suffix, acct, mine, removesAccount)
 	}
 }
 

@@ -58,6 +58,19 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 		return gatehouse.Run{}, false, err
 	}
 	ev.Identity, ev.Previous = id, prev
+	// A joiner for a person whose last lifecycle ended in a leave is a
+	// rehire, and belongs to a new generation: its dedupe key names the
+	// leaver run it follows, so it is never folded into the old joiner
+	// run, while a redelivery of the same onboarding still is.
+	var generation string
+	if ev.Type == gatehouse.EventJoiner || ev.Type == gatehouse.EventRehire {
+		if generation, err = e.lastRemoval(id); err != nil {
+			return gatehouse.Run{}, false, err
+		}
+		if generation != "" {
+			ev.Type = gatehouse.EventRehire
+		}
+	}
 	if ev.EffectiveAt.IsZero() {
 		ev.EffectiveAt = e.defaultEffective(ev.Type, id, now)
 	}
@@ -65,8 +78,12 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 		ev.ReceivedAt = now
 	}
 	explicitKey := ev.DedupeKey != ""
+	baseKey := defaultDedupeKey(ev, e.cfg.Location())
+	if generation != "" {
+		baseKey += ":after:" + generation
+	}
 	if !explicitKey {
-		ev.DedupeKey = defaultDedupeKey(ev, e.cfg.Location())
+		ev.DedupeKey = baseKey
 	}
 	for n := 2; ; n++ {
 		r, err := e.db.RunByDedupeKey(ev.DedupeKey)
@@ -81,7 +98,7 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 		}
 		// The same event on the same day after someone cancelled the
 		// first run is a deliberate second attempt, not a duplicate.
-		ev.DedupeKey = defaultDedupeKey(ev, e.cfg.Location()) + "#" + strconv.Itoa(n)
+		ev.DedupeKey = baseKey + "#" + strconv.Itoa(n)
 	}
 	if ev.ID == "" {
 		ev.ID = ev.DedupeKey
@@ -152,6 +169,38 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 	}
 	e.notify.RunChanged(e.ctx, created, nil)
 	return created, true, nil
+}
+
+// lastRemoval returns the id of the newest leaver-like run (leaver,
+// contract end, expiry) of the stored identity that was not cancelled or
+// is not still waiting for its day, or "" when there is none: the
+// identity's lifecycle generation. New identities cost one read.
+func (e *Engine) lastRemoval(id gatehouse.Identity) (string, error) {
+	stored, err := e.db.GetIdentity(id.Key())
+	if errors.Is(err, store.ErrNotFound) && id.Email != "" {
+		stored, err = e.db.IdentityByEmail(id.Email)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	runs, err := e.db.ListRuns(store.RunFilter{IdentityKey: stored.Key()})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range runs { // newest first
+		if !r.Event.Type.Removes() {
+			continue
+		}
+		switch r.Status {
+		case gatehouse.RunCancelled, gatehouse.RunScheduled, gatehouse.RunHeld:
+			continue
+		}
+		return r.ID, nil
+	}
+	return "", nil
 }
 
 // defaultEffective is when an event takes effect when the caller did not

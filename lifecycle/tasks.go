@@ -102,8 +102,10 @@ func (e *Engine) settleTaskStep(t gatehouse.Task) error {
 		if err := e.recordGrants(w, s, effect{}, now); err != nil {
 			return err
 		}
-		if s.Kind == gatehouse.StepManualTask && s.Result["closes_access"] == "true" {
-			if err := e.revokeApp(run.IdentityKey, s.App, "", now, "person:"+t.DoneBy); err != nil {
+		// A verify that found access still open, closed by a person: they
+		// attest the access is gone now (Retry re-reads instead).
+		if (s.Kind == gatehouse.StepManualTask && s.Result["closes_access"] == "true") || s.Kind == gatehouse.StepVerify {
+			if err := e.revokeApp(run.IdentityKey, s.App, s.Result[resAccountID], now, "person:"+t.DoneBy); err != nil {
 				return err
 			}
 		}

@@ -95,12 +95,36 @@ func printOffboardPlan(w io.Writer, p lifecycle.OffboardPlan, at time.Time) {
 	fmt.Fprintf(w, "Offboarding %s <%s> at %s\n", p.Identity.Name, p.Identity.Email, at.Format(time.RFC3339))
 	fmt.Fprintf(w, "Accounts Gatehouse knows (%d):\n", len(p.Accounts))
 	for _, a := range p.Accounts {
-		fmt.Fprintf(w, "  %-12s %-8s %s (%s)\n", a.App, a.Action, strings.Join(a.Entitlements, ", "), joinSources(a.Sources))
+		extra := ""
+		if len(a.Revoke) > 0 {
+			extra += "; removes " + strings.Join(a.Revoke, ", ") + " first"
+		}
+		if a.Verify != "" {
+			extra += "; " + a.Verify
+		}
+		fmt.Fprintf(w, "  %-12s %-8s %s (%s%s)\n", a.App, a.Action, strings.Join(a.Entitlements, ", "), joinSources(a.Sources), extra)
 	}
 	if len(p.Discover) > 0 {
 		fmt.Fprintf(w, "Will search for accounts Gatehouse never granted in: %s\n", strings.Join(p.Discover, ", "))
 	}
-	if p.TransferTo != "" {
+	if len(p.Receivers) > 0 {
+		fmt.Fprintln(w, "Who receives what (per app; the next in line if the app refuses):")
+		for _, r := range p.Receivers {
+			note := ""
+			if !r.HasAccount {
+				note = ", no account there: a hand-off task if the app refuses"
+			}
+			var next []string
+			for _, f := range r.Fallbacks {
+				next = append(next, f.Email+" ("+f.Role+")")
+			}
+			then := ""
+			if len(next) > 0 {
+				then = "; then " + strings.Join(next, ", ")
+			}
+			fmt.Fprintf(w, "  %-12s %s (%s%s)%s\n", r.App, r.Email, r.Role, note, then)
+		}
+	} else if p.TransferTo != "" {
 		fmt.Fprintf(w, "Resources transfer to: %s\n", p.TransferTo)
 	}
 	if len(p.RotateCredentials) > 0 {

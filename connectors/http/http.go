@@ -682,3 +682,40 @@ func (c *Connector) Check(ctx context.Context) error {
 	}
 	return fmt.Errorf("http %s: %w", c.name, connectors.ErrNoProbe)
 }
+
+var _ gatehouse.AccountReader = (*Connector)(nil)
+
+// ReadAccount implements gatehouse.AccountReader through list_accounts: the
+// spec has no single-account read, so the listing is walked and the account
+// matched by id, else email, user name or employee id. A spec whose
+// list_accounts does not read entitlements cannot prove a membership gone,
+// so it answers ErrUnsupported and the engine's evidence says "not
+// verified" rather than claim what it did not see.
+func (c *Connector) ReadAccount(ctx context.Context, ref gatehouse.AccountRef) (gatehouse.Account, error) {
+	st, has := c.ops[gatehouse.CapListAccounts]
+	if !has || st.fields["entitlements"] == nil {
+		return gatehouse.Account{}, gatehouse.Permanent(fmt.Errorf("http %s: reading an account needs list_accounts with an entitlements field: %w", c.name, gatehouse.ErrUnsupported))
+	}
+	accts, err := c.ListAccounts(ctx)
+	if err != nil {
+		return gatehouse.Account{}, err
+	}
+	matchers := []func(a gatehouse.Account) bool{
+		func(a gatehouse.Account) bool { return ref.AccountID != "" && a.ID == ref.AccountID },
+		func(a gatehouse.Account) bool {
+			return ref.Email != "" && (strings.EqualFold(a.Email, ref.Email) || strings.EqualFold(a.UserName, ref.Email))
+		},
+		func(a gatehouse.Account) bool {
+			return ref.UserName != "" && strings.EqualFold(a.UserName, ref.UserName)
+		},
+		func(a gatehouse.Account) bool { return ref.EmployeeID != "" && a.EmployeeID == ref.EmployeeID },
+	}
+	for _, m := range matchers {
+		for _, a := range accts {
+			if m(a) {
+				return a, nil
+			}
+		}
+	}
+	return gatehouse.Account{}, gatehouse.NotFound(fmt.Errorf("http %s: read account %s", c.name, ref.Email))
+}

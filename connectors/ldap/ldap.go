@@ -812,3 +812,39 @@ func settingsPos(app *config.App) config.Pos {
 	}
 	return app.Settings.Pos()
 }
+
+var _ gatehouse.AccountReader = (*Connector)(nil)
+
+// ReadAccount implements gatehouse.AccountReader: the entry (found by id,
+// else its natural keys, wherever disable moved it), whether it is active
+// under the disable method, the groups under groups_dn that hold it (by
+// entitlement name where configured), and the mapped attributes as the
+// directory stores them (the ones Gatehouse writes: `attributes`).
+func (c *Connector) ReadAccount(ctx context.Context, ref gatehouse.AccountRef) (gatehouse.Account, error) {
+	e, err := c.find(ctx, ref)
+	if err != nil {
+		return gatehouse.Account{}, err
+	}
+	if e == nil {
+		return gatehouse.Account{}, gatehouse.NotFound(fmt.Errorf("ldap %s: read account %s", c.name, refString(ref)))
+	}
+	a := c.m.entryToAccount(e)
+	filter := "(&" + c.groupClassFilter() + "(" + c.memberAttr() + "=" + goldap.EscapeFilter(c.memberValue(e)) + "))"
+	groups, err := c.search(ctx, c.s.GroupsDN, goldap.ScopeWholeSubtree, filter, []string{"cn"}, 0)
+	if err != nil {
+		return gatehouse.Account{}, err
+	}
+	for _, g := range groups {
+		a.Entitlements = append(a.Entitlements, c.groupName(g.DN, g.GetAttributeValue("cn")))
+	}
+	a.Entitlements = sortedUnique(a.Entitlements)
+	for attr := range c.s.Attributes {
+		if v := e.GetEqualFoldAttributeValue(attr); v != "" {
+			if a.Attributes == nil {
+				a.Attributes = map[string]string{}
+			}
+			a.Attributes[attr] = v
+		}
+	}
+	return a, nil
+}

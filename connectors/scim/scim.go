@@ -803,3 +803,101 @@ func (c *Connector) Check(ctx context.Context) error {
 	}
 	return nil
 }
+
+var _ gatehouse.AccountReader = (*Connector)(nil)
+
+// ReadAccount implements gatehouse.AccountReader: the user by id (GET
+// /Users/{id}) or by its natural keys, with its memberships — from the
+// user's own groups attribute when the server returns it, else from
+// /Groups?filter=members[value eq "id"] (each answer checked, since some
+// servers ignore filters), else, on servers that cannot filter on members,
+// from every group — and the attributes Gatehouse sent (title, externalId
+// and the enterprise extension's department, employeeNumber and manager).
+func (c *Connector) ReadAccount(ctx context.Context, ref gatehouse.AccountRef) (gatehouse.Account, error) {
+	u, err := c.findUser(ctx, ref, false)
+	if err != nil {
+		return gatehouse.Account{}, fmt.Errorf("scim %s: read user %s: %w", c.name, c.userNameFor(ref), err)
+	}
+	if u == nil {
+		return gatehouse.Account{}, gatehouse.NotFound(fmt.Errorf("scim %s: user %s", c.name, c.userNameFor(ref)))
+	}
+	var groups map[string][]string
+	if _, ok := u.raw["groups"]; c.d.groups && !ok {
+		names, err := c.groupsOf(ctx, string(u.ID))
+		if err != nil {
+			return gatehouse.Account{}, fmt.Errorf("scim %s: read groups of %s: %w", c.name, u.ID, err)
+		}
+		groups = map[string][]string{string(u.ID): append([]string{}, names...)}
+	}
+	a := c.account(u, groups)
+	a.Attributes = userAttributes(u)
+	return a, nil
+}
+
+// groupsOf returns the display names of the groups uid is a member of.
+func (c *Connector) groupsOf(ctx context.Context, uid string) ([]string, error) {
+	spc, err := c.serviceConfig(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if spc.filter {
+		var out []string
+		err := c.paginate(ctx, c.groupsC, "/Groups", "members[value eq "+filterValue(uid)+"]", func(raw []byte) error {
+			var g group
+			if err := jsonUnmarshal(raw, &g); err != nil {
+				return err
+			}
+			c.cacheGroup(g.DisplayName, string(g.ID))
+			// A server that left members out matched the filter; one that
+			// lists them (or ignored the filter) is checked.
+			if len(g.Members) == 0 || g.hasMember(uid) {
+				out = append(out, g.DisplayName)
+			}
+			return nil
+		})
+		if err == nil {
+			return out, nil
+		}
+		if st := httpx.StatusOf(err); st != http.StatusBadRequest && st != http.StatusNotImplemented && st != http.StatusForbidden {
+			return nil, err
+		}
+	}
+	all, err := c.memberships(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return all[uid], nil
+}
+
+// userAttributes are the attributes of u that Gatehouse sets, as the
+// server reports them back.
+func userAttributes(u *user) map[string]string {
+	m := map[string]string{}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set("userName", u.UserName)
+	set("displayName", u.DisplayName)
+	set("externalId", u.ExternalID)
+	set("title", attrString(u.raw, "title"))
+	for _, f := range []string{"department", "employeeNumber", "manager.value"} {
+		set(schemaEnterprise+":"+f, attrString(u.raw, schemaEnterprise+":"+f))
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// DeactivationDropsEntitlements tells the engine whether a leaver's groups
+// need explicit removal before Disable (the app's revoke_on_leave default):
+// only dialects whose deactivation removes the account outright — Notion's
+// SCIM API removes the workspace member, and with it its group memberships
+// (https://notion.com/help/provision-users-and-groups-with-scim) — drop
+// them. Everywhere else (RFC 7644 says nothing of memberships on
+// active=false, and servers keep them) each group is removed first.
+func (c *Connector) DeactivationDropsEntitlements() bool {
+	return c.d.disable == "delete" && !c.d.canEnable
+}

@@ -48,6 +48,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -115,17 +116,20 @@ type SeedAccount struct {
 
 // AccountState is everything the simulated app knows about one account.
 type AccountState struct {
-	ID           string    `json:"id"`
-	UserName     string    `json:"user_name"`
-	Email        string    `json:"email"`
-	DisplayName  string    `json:"display_name,omitempty"`
-	EmployeeID   string    `json:"employee_id,omitempty"`
-	Active       bool      `json:"active"`
-	Entitlements []string  `json:"entitlements,omitempty"` // sorted entitlement names
-	Owns         []string  `json:"owns,omitempty"`         // resources owned, moved by TransferOwnership
-	Sessions     int       `json:"sessions,omitempty"`     // live sessions, cleared by RevokeSessions
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	LastActivity time.Time `json:"last_activity,omitzero"`
+	ID           string   `json:"id"`
+	UserName     string   `json:"user_name"`
+	Email        string   `json:"email"`
+	DisplayName  string   `json:"display_name,omitempty"`
+	EmployeeID   string   `json:"employee_id,omitempty"`
+	Active       bool     `json:"active"`
+	Entitlements []string `json:"entitlements,omitempty"` // sorted entitlement names
+	Owns         []string `json:"owns,omitempty"`         // resources owned, moved by TransferOwnership
+	Sessions     int      `json:"sessions,omitempty"`     // live sessions, cleared by RevokeSessions
+	// Attributes are what EnsureAccount was told about the person (title,
+	// department, manager), read back by ReadAccount.
+	Attributes   map[string]string `json:"attributes,omitempty"`
+	CreatedAt    time.Time         `json:"created_at,omitzero"`
+	LastActivity time.Time         `json:"last_activity,omitzero"`
 }
 
 // Account returns the account as the Connector interface reports it.
@@ -133,6 +137,7 @@ func (a AccountState) Account() gatehouse.Account {
 	return gatehouse.Account{
 		ID: a.ID, UserName: a.UserName, Email: a.Email, DisplayName: a.DisplayName, EmployeeID: a.EmployeeID,
 		Active: a.Active, LastActivity: a.LastActivity, Entitlements: append([]string(nil), a.Entitlements...),
+		Attributes: maps.Clone(a.Attributes),
 	}
 }
 
@@ -230,6 +235,9 @@ type Connector struct {
 	last     time.Time
 	failNext []failure
 	failLost int
+	// stuck entitlements answer Revoke with success without removing
+	// anything, like a server that refuses to drop a membership silently.
+	stuck map[string]bool
 	// lastFile identifies the state file as this process last read or
 	// wrote it; a different file means another process changed the state.
 	lastFile os.FileInfo
@@ -237,7 +245,14 @@ type Connector struct {
 
 type failure struct{ class gatehouse.ErrorClass }
 
-var _ gatehouse.Connector = (*Connector)(nil)
+var (
+	_ gatehouse.Connector     = (*Connector)(nil)
+	_ gatehouse.AccountReader = (*Connector)(nil)
+)
+
+// capReadAccount names ReadAccount in the operation log's read-only class
+// (reads are paced and can fail like any operation, but are not logged).
+const capReadAccount gatehouse.Capability = "read_account"
 
 // New builds a simulated app. It panics if a state file is set and cannot be
 // loaded or written; use Open to get the error instead.
@@ -271,6 +286,7 @@ func Open(name string, opts Options) (*Connector, error) {
 			return nil, fmt.Errorf("simulated %s: %w", name, err)
 		}
 		defer unlock()
+		removeStaleTemps(opts.StateFile, c.log)
 		st, err := LoadState(opts.StateFile)
 		switch {
 		case err == nil:
@@ -341,6 +357,33 @@ func (c *Connector) SetFailNextAfterApply(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.failLost = n
+}
+
+// SetStuck makes Revoke of the named entitlement answer success without
+// removing it (a vendor that silently keeps a membership), so tests can
+// prove the engine's re-read catches what the answer hid. No names clears it.
+func (c *Connector) SetStuck(ents ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stuck = map[string]bool{}
+	for _, e := range ents {
+		c.stuck[e] = true
+	}
+}
+
+// ReadAccount implements gatehouse.AccountReader: the account's state as
+// stored, found like every other operation finds it.
+func (c *Connector) ReadAccount(ctx context.Context, ref gatehouse.AccountRef) (gatehouse.Account, error) {
+	var out gatehouse.Account
+	err := c.apply(ctx, capReadAccount, func() (Op, error) {
+		a := c.findLocked(ref)
+		if a == nil {
+			return Op{}, gatehouse.NotFound(fmt.Errorf("simulated %s: read account %s", c.name, refName(ref)))
+		}
+		out = a.Account()
+		return Op{}, nil
+	})
+	return out, err
 }
 
 // Accounts returns every account, sorted by id.
@@ -451,6 +494,7 @@ func (c *Connector) EnsureAccount(ctx context.Context, ref gatehouse.AccountRef)
 				return Op{}, gatehouse.Permanent(fmt.Errorf("simulated %s: ensure account: reference has no user name or email", c.name))
 			}
 			a = c.newAccountLocked(user, ref.Email, ref.Name, ref.EmployeeID, c.now())
+			a.Attributes = refAttributes(ref)
 			effect = "created"
 		} else if !a.Active {
 			a.Active = true
@@ -520,7 +564,7 @@ func (c *Connector) Revoke(ctx context.Context, ref gatehouse.AccountRef, ent ga
 			return Op{Account: refName(ref), Entitlement: ent.Name}, nil
 		}
 		op := Op{Account: a.key(), AccountID: a.ID, Entitlement: ent.Name}
-		if i := indexOf(a.Entitlements, ent.Name); i >= 0 {
+		if i := indexOf(a.Entitlements, ent.Name); i >= 0 && !c.stuck[ent.Name] {
 			a.Entitlements = append(a.Entitlements[:i:i], a.Entitlements[i+1:]...)
 			op.Effect = "revoked"
 		}
@@ -562,7 +606,7 @@ func (c *Connector) TransferOwnership(ctx context.Context, from, to gatehouse.Ac
 		}
 		dst := c.findLocked(to)
 		if dst == nil {
-			return Op{}, gatehouse.Permanent(fmt.Errorf("simulated %s: transfer to %s: target account does not exist", c.name, refName(to)))
+			return Op{}, gatehouse.Permanent(fmt.Errorf("simulated %s: transfer to %s: %w", c.name, refName(to), gatehouse.ErrNoTransferTarget))
 		}
 		op := Op{Account: src.key(), AccountID: src.ID, Entitlement: dst.key()}
 		if len(src.Owns) > 0 && src.ID != dst.ID {
@@ -634,7 +678,7 @@ func (c *Connector) apply(ctx context.Context, capability gatehouse.Capability, 
 	if ferr != nil {
 		return ferr
 	}
-	if capability == gatehouse.CapListAccounts {
+	if capability == gatehouse.CapListAccounts || capability == capReadAccount {
 		return nil // reads are not logged: the log is for effects
 	}
 	c.recordLocked(capability, op, gatehouse.OperationKey(ctx))
@@ -765,6 +809,48 @@ func (c *Connector) persistLocked() error {
 	return nil
 }
 
+// refAttributes are the attributes a created account keeps from its
+// reference, the way a directory stores title, department and manager.
+func refAttributes(ref gatehouse.AccountRef) map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{"title": ref.Title, "department": ref.Department, "manager": ref.Manager, "employee_id": ref.EmployeeID} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// removeStaleTemps deletes the temp files a process killed between
+// creating and renaming its state write left beside path. The caller holds
+// the state's lock, so no other process is writing one right now.
+func removeStaleTemps(path string, log zerolog.Logger) {
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(filepath.Base(path))+".tmp*"))
+	if err != nil {
+		return
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Warn().Err(err).Str("file", m).Msg("simulated: remove stale temp file")
+		}
+	}
+}
+
+// globEscape quotes the glob metacharacters of a file name.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // lockLocked takes the cross-process lock of the state file and reloads the
 // state if another process changed it; the caller holds c.mu and must call
 // the returned unlock. Without a state file it does nothing.
@@ -877,6 +963,7 @@ func clone(a *AccountState) AccountState {
 	b := *a
 	b.Entitlements = append([]string(nil), a.Entitlements...)
 	b.Owns = append([]string(nil), a.Owns...)
+	b.Attributes = maps.Clone(a.Attributes)
 	return b
 }
 

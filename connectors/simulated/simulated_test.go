@@ -651,3 +651,75 @@ func TestFindByNaturalKeys(t *testing.T) {
 		}
 	}
 }
+
+// A process killed between writing its temp file and renaming it leaves
+// STATE.json.tmpNNN behind; the next start removes every such file and
+// nothing else.
+func TestOpenRemovesStaleTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "app.json")
+	c := New("app", Options{StateFile: state})
+	if _, err := c.EnsureAccount(context.Background(), gatehouse.AccountRef{UserName: "ada@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{state + ".tmp123", state + ".tmp"}
+	keep := []string{filepath.Join(dir, "other.json.tmp1"), filepath.Join(dir, "app.json.bak")}
+	for _, f := range append(append([]string(nil), stale...), keep...) {
+		if err := os.WriteFile(f, []byte("{half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c2, err := Open("app", Options{StateFile: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range stale {
+		if _, err := os.Stat(f); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left behind (%v)", f, err)
+		}
+	}
+	for _, f := range keep {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s removed: %v", f, err)
+		}
+	}
+	if _, ok := c2.Find(gatehouse.AccountRef{UserName: "ada@example.com"}); !ok {
+		t.Error("state lost")
+	}
+}
+
+func TestReadAccountAndStuckRevoke(t *testing.T) {
+	ctx := context.Background()
+	c := New("app", Options{})
+	ref := gatehouse.AccountRef{UserName: "ada@example.com", Email: "ada@example.com", Title: "Engineer", Department: "Platform"}
+	if _, err := c.ReadAccount(ctx, ref); gatehouse.Classify(err) != gatehouse.ClassNotFound {
+		t.Fatalf("read of a missing account: %v, want NotFound", err)
+	}
+	if _, err := c.EnsureAccount(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{"admin", "member"} {
+		if err := c.Grant(ctx, ref, gatehouse.Entitlement{Name: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetStuck("admin")
+	for _, e := range []string{"admin", "member"} {
+		if err := c.Revoke(ctx, ref, gatehouse.Entitlement{Name: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := c.ReadAccount(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Entitlements) != 1 || a.Entitlements[0] != "admin" || !a.Active {
+		t.Errorf("read %+v: want active with the stuck admin only", a)
+	}
+	if a.Attributes["title"] != "Engineer" || a.Attributes["department"] != "Platform" {
+		t.Errorf("attributes %v", a.Attributes)
+	}
+	if n := len(c.Ops()); n != 5 {
+		t.Errorf("%d ops logged, want 5 (reads are not logged)", n)
+	}
+}
