@@ -54,6 +54,9 @@ func (c *Connector) Check(ctx context.Context) error {
 		}
 		if c.s.EnterpriseGrid {
 			need = append(need, "admin.users:write")
+			if c.s.TeamID != "" {
+				need = append(need, "admin.users:read") // admin.users.list for last activity
+			}
 		}
 		if miss := missingScopes(h, need); len(miss) > 0 {
 			problems = append(problems, "the user token lacks scopes "+strings.Join(miss, ", "))

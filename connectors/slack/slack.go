@@ -516,13 +516,38 @@ func (c *Connector) ListAccounts(ctx context.Context) ([]gatehouse.Account, erro
 	return accts, nil
 }
 
-// lastActivity reads team.accessLogs (paid plans, user token with admin).
-// Without it last activity stays zero; the reason is logged once per call.
+// lastActivity reads admin.users.list's last_active_ts on Enterprise Grid
+// (with team_id), else team.accessLogs' date_last (paid plans, a user token
+// with admin). Without either last activity stays zero and the reason is
+// logged.
 func (c *Connector) lastActivity(ctx context.Context) map[string]time.Time {
 	if c.user == nil {
 		return nil
 	}
 	out := map[string]time.Time{}
+	if c.s.EnterpriseGrid && c.s.TeamID != "" {
+		err := c.paged(ctx, c.user, "admin.users.list", url.Values{"team_id": {c.s.TeamID}}, func(body []byte) error {
+			var page struct {
+				Users []struct {
+					ID         string  `json:"id"`
+					LastActive float64 `json:"last_active_ts"`
+				} `json:"users"`
+			}
+			if err := json.Unmarshal(body, &page); err != nil {
+				return gatehouse.Retryable(err)
+			}
+			for _, u := range page.Users {
+				if u.ID != "" && u.LastActive > 0 {
+					out[u.ID] = time.Unix(int64(u.LastActive), 0).UTC()
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			return out
+		}
+		c.log.Warn().Err(err).Msg("admin.users.list unavailable: trying team.accessLogs for last activity")
+	}
 	err := c.paged(ctx, c.user, "team.accessLogs", url.Values{}, func(body []byte) error {
 		var page struct {
 			Logins []struct {

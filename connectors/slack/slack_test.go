@@ -276,7 +276,7 @@ func TestClassification(t *testing.T) {
 	}
 	t.Run("missing scope names it", func(t *testing.T) {
 		f.SetScopes([]string{"users:read"}, nil)
-		defer f.SetScopes([]string{"users:read", "users:read.email", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read", "usergroups:write"}, []string{"admin", "admin.users:write"})
+		defer f.SetScopes([]string{"users:read", "users:read.email", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read", "usergroups:write"}, []string{"admin", "admin.users:read", "admin.users:write"})
 		_, err := c.ReadAccount(opCtx("k"), gatehouse.AccountRef{Email: seed.Email})
 		if gatehouse.Classify(err) != gatehouse.ClassPermanent || !strings.Contains(err.Error(), `needs scope "users:read.email"`) {
 			t.Fatalf("ReadAccount with no users:read.email: %v", err)
@@ -347,6 +347,41 @@ func TestListAccountsPaging(t *testing.T) {
 	}
 	if e := by[ids[1]].Entitlements; len(e) != 1 || e[0] != "eng" {
 		t.Fatalf("entitlements %v, want [eng]", e)
+	}
+}
+
+func TestLastActivityOnGrid(t *testing.T) {
+	tests := []struct {
+		name     string
+		plan     slackapptest.Plan
+		extra    string
+		api      string
+		wantSeen bool
+	}{
+		{"grid admin.users.list", slackapptest.Plan{SCIM: true, Grid: true}, "team_id: T0FAKE\n", "admin.users.list", true},
+		{"paid plan team.accessLogs", slackapptest.Plan{SCIM: true, PaidLogs: true}, "", "team.accessLogs", true},
+		{"free plan: none, zero time", slackapptest.Plan{SCIM: true}, "", "team.accessLogs", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := workspace(t, tc.plan)
+			seed, _ := f.UserByEmail("seed@example.com")
+			at := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+			f.SetLogin(seed.ID, at)
+			c := build(t, f.SettingsYAML()+tc.extra, newMemTasks())
+			accts, err := c.ListAccounts(opCtx("k"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Calls(tc.api) == 0 {
+				t.Fatalf("%s not called", tc.api)
+			}
+			for _, a := range accts {
+				if a.ID == seed.ID && a.LastActivity.Equal(at) != tc.wantSeen {
+					t.Fatalf("last activity %v, want seen=%v", a.LastActivity, tc.wantSeen)
+				}
+			}
+		})
 	}
 }
 

@@ -119,7 +119,7 @@ func New(t testing.TB, plan Plan) *Server {
 	s := &Server{t: t, spec: spec, plan: plan, users: map[string]*User{}, resets: map[string]int{}, logins: map[string]int64{},
 		faults: map[string][]*Fault{}, PageLimit: 2,
 		botScopes: []string{"users:read", "users:read.email", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read", "usergroups:write"},
-		usrScopes: []string{"admin", "admin.users:write"}}
+		usrScopes: []string{"admin", "admin.users:read", "admin.users:write"}}
 	s.AddUser(User{ID: "USLACKBOT", Name: "slackbot", RealName: "Slackbot", IsBot: true})
 	s.AddUser(User{ID: "UBOTGATE", Name: "gatehouse", RealName: "Gatehouse", IsBot: true})
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -319,7 +319,7 @@ var methodScopes = map[string]string{
 	"conversations.invite": "channels:manage", "conversations.kick": "channels:manage",
 	"usergroups.list": "usergroups:read", "usergroups.users.list": "usergroups:read", "usergroups.users.update": "usergroups:write",
 	"team.info": "team:read", "team.accessLogs": "admin",
-	"admin.users.session.reset": "admin.users:write", "admin.users.invite": "admin.users:write",
+	"admin.users.session.reset": "admin.users:write", "admin.users.invite": "admin.users:write", "admin.users.list": "admin.users:read",
 }
 
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string, fault *Fault) {
@@ -555,6 +555,26 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string,
 			return
 		}
 		ok(map[string]any{})
+	case "admin.users.list":
+		if !s.plan.Grid {
+			fail("not_an_enterprise")
+			return
+		}
+		page, next, err := s.page(len(s.order), args)
+		if err != "" {
+			fail(err)
+			return
+		}
+		var users []any
+		for _, i := range page {
+			u := s.users[s.order[i]]
+			v := map[string]any{"id": u.ID, "email": u.Email, "username": u.Name, "full_name": u.RealName, "is_active": !u.Deleted, "is_bot": u.IsBot}
+			if at, ok := s.logins[u.ID]; ok {
+				v["last_active_ts"] = at
+			}
+			users = append(users, v)
+		}
+		ok(map[string]any{"users": orEmpty(users), "response_metadata": map[string]any{"next_cursor": next}})
 	case "team.accessLogs":
 		if !s.plan.PaidLogs {
 			fail("paid_only")
