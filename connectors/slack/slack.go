@@ -253,7 +253,9 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 	return c, nil
 }
 
-func channelKey(res string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(res), "#")) }
+func channelKey(res string) string {
+	return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(res), "#"))
+}
 
 // Name is the configured app name.
 func (c *Connector) Name() string { return c.name }
