@@ -385,6 +385,21 @@ func TestLastActivityOnGrid(t *testing.T) {
 	}
 }
 
+// TestSlowAnswerHonoursContext checks a slow Slack cannot hold a step past
+// its deadline, and that the timeout stays retryable.
+func TestSlowAnswerHonoursContext(t *testing.T) {
+	f := workspace(t, slackapptest.Plan{SCIM: true, Grid: true})
+	c := build(t, f.SettingsYAML(), nil)
+	f.SetLatency(2 * time.Second)
+	ctx, cancel := context.WithTimeout(opCtx("k"), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.ReadAccount(ctx, gatehouse.AccountRef{Email: "seed@example.com"})
+	if err == nil || gatehouse.Classify(err) != gatehouse.ClassRetryable || time.Since(start) > time.Second {
+		t.Fatalf("slow answer: %v (class %s) after %s", err, gatehouse.Classify(err), time.Since(start))
+	}
+}
+
 func TestCheck(t *testing.T) {
 	f := workspace(t, slackapptest.Plan{SCIM: true, Grid: true})
 	c := build(t, f.SettingsYAML(), nil)

@@ -102,10 +102,17 @@ type Server struct {
 	faults    map[string][]*Fault
 	log       []Request
 	seq       int
-	// PageLimit caps every page (default 2) so listings span pages.
+	// PageLimit caps every page (default 2) so listings span pages. Set it
+	// before the first request.
 	PageLimit int
-	// Latency delays every answer.
-	Latency time.Duration
+	latency   time.Duration
+}
+
+// SetLatency delays every later answer by d (benchmarks, timeouts).
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // New starts a fake with plan. It fails t when Slack's description is not
@@ -276,8 +283,15 @@ func (s *Server) Calls(api string) int {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	if s.Latency > 0 {
-		time.Sleep(s.Latency)
+	s.mu.Lock()
+	lat := s.latency
+	s.mu.Unlock()
+	if lat > 0 {
+		select {
+		case <-time.After(lat):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	api := "scim"
 	if m, ok := strings.CutPrefix(r.URL.Path, "/api/"); ok {
