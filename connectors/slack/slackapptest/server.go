@@ -7,8 +7,11 @@
 // against Slack's own description of the API in @slack/web-api (see Spec):
 // an unknown method, a missing required argument, an unknown argument, a
 // badly typed value or an undeclared response field fails the test with
-// t.Errorf naming the method. SCIM requests are checked against RFC 7643/
-// 7644 shapes by hand (Slack publishes no machine-readable SCIM schema).
+// t.Errorf naming the method. Slack publishes no machine-readable SCIM
+// description, so SCIM bodies (requests and answers) are checked against
+// RFC 7643's core User schema as github.com/elimity-com/scim encodes it,
+// and filters and PATCH paths against RFC 7644's grammar as
+// github.com/scim2/filter-parser parses it.
 //
 // The fake keeps users (with the deleted flag), channels and their members,
 // user groups and their users, session resets and access logs; it pages
@@ -23,7 +26,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -676,10 +678,13 @@ const (
 	scimErrSchema   = "urn:ietf:params:scim:api:messages:2.0:Error"
 )
 
-var reEmailFilter = regexp.MustCompile(`^email eq "([^"]+)"$`)
-
 func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	write := func(status int, v any) {
+		if m, ok := v.(map[string]any); ok && hasSchemaStr(m, scimUserSchema) {
+			for _, p := range checkSCIMUser(roundTrip(m)) {
+				s.t.Errorf("slackapptest: %s %s: response: %s", r.Method, r.URL.Path, p)
+			}
+		}
 		w.Header().Set("Content-Type", "application/scim+json")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(v)
@@ -722,24 +727,33 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case id == "" && r.Method == http.MethodGet:
 		var res []any
-		filter := r.URL.Query().Get("filter")
-		m := reEmailFilter.FindStringSubmatch(filter)
-		if filter != "" && m == nil {
-			s.t.Errorf("slackapptest: GET /Users: unsupported filter %q", filter)
-			scimErr(http.StatusBadRequest, "invalidFilter", "unsupported filter")
-			return
+		attr, want := "", ""
+		if f := r.URL.Query().Get("filter"); f != "" {
+			var err error
+			if attr, want, err = parseSCIMFilter(f); err != nil || attr != "email" && attr != "username" && attr != "emails.value" {
+				s.t.Errorf("slackapptest: GET /Users: %v (attribute %q)", err, attr)
+				scimErr(http.StatusBadRequest, "invalidFilter", "unsupported filter")
+				return
+			}
 		}
 		for _, uid := range s.order {
 			u := s.users[uid]
-			if u.IsBot || m != nil && !strings.EqualFold(u.Email, m[1]) {
+			if u.IsBot || attr == "username" && u.Name != want || attr != "" && attr != "username" && !strings.EqualFold(u.Email, want) {
 				continue
 			}
-			res = append(res, scimJSON(u))
+			ru := roundTrip(scimJSON(u))
+			for _, p := range checkSCIMUser(ru) {
+				s.t.Errorf("slackapptest: GET /Users: response: %s", p)
+			}
+			res = append(res, ru)
 		}
 		write(http.StatusOK, map[string]any{"schemas": []string{scimListSchema}, "totalResults": len(res), "startIndex": 1, "itemsPerPage": len(res), "Resources": orEmpty(res)})
 	case id == "" && r.Method == http.MethodPost:
 		if !hasSchema(body, scimUserSchema) {
 			s.t.Errorf("slackapptest: POST /Users: schemas must include %s (RFC 7643 section 4.1)", scimUserSchema)
+		}
+		for _, p := range checkSCIMUser(body) {
+			s.t.Errorf("slackapptest: POST /Users: request: %s", p)
 		}
 		userName, _ := body["userName"].(string)
 		if userName == "" {
@@ -796,6 +810,9 @@ func (s *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 					continue
 				}
 				path, _ := op["path"].(string)
+				for _, p := range checkSCIMPatch(name, path, op["value"]) {
+					s.t.Errorf("slackapptest: PATCH /Users/%s: request: %s", id, p)
+				}
 				switch v := op["value"].(type) {
 				case bool:
 					if path == "active" {
@@ -832,4 +849,23 @@ func scimJSON(u *User) map[string]any {
 		"emails": []any{map[string]any{"value": u.Email, "primary": true}},
 		"meta":   map[string]any{"resourceType": "User", "location": "/scim/v2/Users/" + url.PathEscape(u.ID)},
 	}
+}
+
+func hasSchemaStr(m map[string]any, want string) bool {
+	switch ss := m["schemas"].(type) {
+	case []string:
+		return slices.Contains(ss, want)
+	case []any:
+		return slices.Contains(ss, any(want))
+	}
+	return false
+}
+
+// roundTrip turns a Go literal into what JSON decoding yields, so the
+// schema checks see the wire shape.
+func roundTrip(m map[string]any) map[string]any {
+	b, _ := json.Marshal(m)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return out
 }

@@ -76,6 +76,39 @@ func TestFakeRejectsBadRequests(t *testing.T) {
 	})
 }
 
+// TestFakeRejectsBadSCIM proves the SCIM side bites too: bodies are held
+// to RFC 7643's core User schema and filters and paths to RFC 7644.
+func TestFakeRejectsBadSCIM(t *testing.T) {
+	tests := []struct {
+		name, method, path, body, want string
+	}{
+		{"no userName", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"emails":[{"value":"a@b.c"}]}`, "userName is required"},
+		{"unknown attribute", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"userName":"a","emails":[{"value":"a@b.c"}],"deactivated":true}`, `attribute "deactivated"`},
+		{"wrong type", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"userName":"a","active":"yes","emails":[{"value":"a@b.c"}]}`, "core User schema"},
+		{"bad patch path", "PATCH", "/scim/v2/Users/U1", `{"schemas":["` + scimPatchSchema + `"],"Operations":[{"op":"replace","path":"active[","value":false}]}`, "not an RFC 7644 attribute path"},
+		{"patch of unknown attribute", "PATCH", "/scim/v2/Users/U1", `{"schemas":["` + scimPatchSchema + `"],"Operations":[{"op":"replace","path":"enabled","value":false}]}`, "replace enabled"},
+		{"bad filter", "GET", "/scim/v2/Users?filter=" + url.QueryEscape(`email = "a@b.c"`), "", "not an RFC 7644 attribute expression"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &recorder{TB: t}
+			f := New(rec, Plan{SCIM: true})
+			f.AddUser(User{ID: "U1", Name: "one", Email: "one@example.com"})
+			req, _ := http.NewRequest(tc.method, f.URL+tc.path, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/scim+json")
+			req.Header.Set("Authorization", "Bearer "+UserToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := rec.all(); !strings.Contains(got, tc.want) {
+				t.Fatalf("fake reported %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestSpecCoversFake checks that every method the fake serves is one Slack
 // describes, so a renamed method upstream fails here first.
 func TestSpecCoversFake(t *testing.T) {
