@@ -33,7 +33,12 @@ func (c *Connector) Check(ctx context.Context) error {
 			EnterpriseID string `json:"enterprise_id"`
 		} `json:"team"`
 	}
-	if _, err := c.call(ctx, c.bot, "team.info", url.Values{}, &team); err != nil {
+	_, err = c.call(ctx, c.bot, "team.info", url.Values{}, &team)
+	switch {
+	case CodeOf(err) == "missing_scope":
+		// team:read is only for this plan check; the operations do not need it.
+		problems = append(problems, "the bot token lacks scope team:read, which apps check uses to detect Enterprise Grid")
+	case err != nil:
 		return fmt.Errorf("slack %s check: team.info: %w", c.name, err)
 	}
 	grid := team.Team.EnterpriseID != ""
@@ -73,7 +78,37 @@ func (c *Connector) Check(ctx context.Context) error {
 	if len(problems) > 0 {
 		return gatehouse.Permanent(fmt.Errorf("slack %s check: %s", c.name, strings.Join(problems, "; ")))
 	}
+	c.log.Info().Strs("how", c.Abilities()).Msg("slack check passed")
 	return nil
+}
+
+// Abilities says how each operation is carried out with these settings, by
+// name: the API call, or a manual task and why.
+func (c *Connector) Abilities() []string {
+	acct := "manual task (no SCIM on this plan)"
+	if c.scim != nil {
+		acct = "SCIM /Users"
+	} else if c.s.EnterpriseGrid && c.s.TeamID != "" && len(c.s.InviteChannelIDs) > 0 {
+		acct = "admin.users.invite (deactivate and reactivate: manual task, no SCIM)"
+	}
+	sess := "manual task (admin.users.session.reset needs Enterprise Grid)"
+	if c.s.EnterpriseGrid {
+		sess = "admin.users.session.reset"
+	}
+	last := "not reported (needs a user token with admin on a paid plan)"
+	switch {
+	case c.user != nil && c.s.EnterpriseGrid && c.s.TeamID != "":
+		last = "admin.users.list last_active_ts"
+	case c.user != nil:
+		last = "team.accessLogs date_last (paid plans)"
+	}
+	return []string{
+		"accounts: " + acct,
+		"sessions: " + sess,
+		"channels: conversations.invite / conversations.kick",
+		"user groups: usergroups.users.update",
+		"last activity: " + last,
+	}
 }
 
 func missingScopes(h http.Header, need []string) []string {

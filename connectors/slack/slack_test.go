@@ -276,7 +276,7 @@ func TestClassification(t *testing.T) {
 	}
 	t.Run("missing scope names it", func(t *testing.T) {
 		f.SetScopes([]string{"users:read"}, nil)
-		defer f.SetScopes([]string{"users:read", "users:read.email", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read", "usergroups:write"}, []string{"admin", "admin.users:read", "admin.users:write"})
+		defer f.SetScopes(append(append([]string{}, BotScopes...), "team:read"), []string{"admin", "admin.users:read", "admin.users:write"})
 		_, err := c.ReadAccount(opCtx("k"), gatehouse.AccountRef{Email: seed.Email})
 		if gatehouse.Classify(err) != gatehouse.ClassPermanent || !strings.Contains(err.Error(), `needs scope "users:read.email"`) {
 			t.Fatalf("ReadAccount with no users:read.email: %v", err)
@@ -406,12 +406,23 @@ func TestCheck(t *testing.T) {
 	if err := c.Check(context.Background()); err != nil {
 		t.Fatalf("Check with every scope: %v", err)
 	}
+	if got := strings.Join(c.Abilities(), "; "); !strings.Contains(got, "SCIM /Users") || !strings.Contains(got, "admin.users.session.reset") {
+		t.Fatalf("abilities on Grid with SCIM: %s", got)
+	}
 	f.SetScopes([]string{"users:read", "channels:read"}, []string{"admin"})
 	err := c.Check(context.Background())
-	for _, want := range []string{"users:read.email", "usergroups:write", "admin.users:write"} {
+	for _, want := range []string{"users:read.email", "usergroups:write", "admin.users:write", "team:read"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("Check: %v, want it to name %s", err, want)
 		}
+	}
+	free := workspace(t, slackapptest.Plan{})
+	c = build(t, free.SettingsYAML(), newMemTasks())
+	if err := c.Check(context.Background()); err != nil {
+		t.Fatalf("Check on a free plan with manual tasks: %v", err)
+	}
+	if got := strings.Join(c.Abilities(), "; "); !strings.Contains(got, "manual task (no SCIM") || !strings.Contains(got, "needs Enterprise Grid") {
+		t.Fatalf("abilities on a free plan: %s", got)
 	}
 	g := workspace(t, slackapptest.Plan{SCIM: true})
 	c = build(t, g.SettingsYAML()+"enterprise_grid: true\n", nil)

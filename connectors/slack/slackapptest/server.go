@@ -127,7 +127,7 @@ func New(t testing.TB, plan Plan) *Server {
 	}
 	s := &Server{t: t, spec: spec, plan: plan, users: map[string]*User{}, resets: map[string]int{}, logins: map[string]int64{},
 		faults: map[string][]*Fault{}, PageLimit: 2,
-		botScopes: []string{"users:read", "users:read.email", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read", "usergroups:write"},
+		botScopes: []string{"users:read", "users:read.email", "channels:read", "groups:read", "channels:manage", "groups:write", "usergroups:read", "usergroups:write", "team:read"},
 		usrScopes: []string{"admin", "admin.users:read", "admin.users:write"}}
 	s.AddUser(User{ID: "USLACKBOT", Name: "slackbot", RealName: "Slackbot", IsBot: true})
 	s.AddUser(User{ID: "UBOTGATE", Name: "gatehouse", RealName: "Gatehouse", IsBot: true})
@@ -389,7 +389,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string,
 		fail("not_allowed_token_type")
 		return
 	}
-	if need := methodScopes[method]; need != "" && need != "team:read" && !slices.Contains(scopes, need) {
+	if need := methodScopes[method]; need != "" && !slices.Contains(scopes, need) {
 		fail("missing_scope", "needed", need, "provided", strings.Join(scopes, ","))
 		return
 	}
