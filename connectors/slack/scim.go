@@ -32,6 +32,12 @@ func (c *Connector) scimFind(ctx context.Context, email string) (user, bool, err
 	q := url.Values{"filter": {fmt.Sprintf("email eq %q", email)}, "count": {"2"}}
 	resp, err := c.scim.Do(ctx, httpx.Request{Method: http.MethodGet, Path: "/Users", Query: q})
 	if err != nil {
+		if httpx.StatusOf(err) == http.StatusBadRequest {
+			// The filter is a fallback for deactivated members; a server that
+			// refuses it leaves us where users.lookupByEmail did.
+			c.log.Warn().Err(err).Msg("SCIM refused the email filter; deactivated members are found by account id only")
+			return user{}, false, nil
+		}
 		return user{}, false, fmt.Errorf("slack %s: scim find %s: %w", c.name, email, err)
 	}
 	var list struct {

@@ -223,6 +223,15 @@ func TestPlans(t *testing.T) {
 			t.Fatalf("EnsureAccount: %v (class %s), invites %d; want in_progress after one invite", err, gatehouse.Classify(err), f.Calls("admin.users.invite"))
 		}
 	})
+	t.Run("SCIM refusing the email filter still creates", func(t *testing.T) {
+		f := workspace(t, slackapptest.Plan{SCIM: true, Grid: true})
+		c := build(t, f.SettingsYAML(), nil)
+		f.Fail("scim", slackapptest.Fault{Status: http.StatusBadRequest})
+		a, err := c.EnsureAccount(opCtx("k"), gatehouse.AccountRef{Email: "filter@example.com", UserName: "filter@example.com", Name: "F Ilter"})
+		if u, ok := f.UserByEmail("filter@example.com"); err != nil || !ok || u.ID != a.ID || u.Name != "filter" {
+			t.Fatalf("EnsureAccount: %+v, %v; fake has %+v", a, err, u)
+		}
+	})
 	t.Run("SCIM: delete of the account is unsupported", func(t *testing.T) {
 		f := workspace(t, slackapptest.Plan{SCIM: true, Grid: true})
 		c := build(t, f.SettingsYAML(), nil)
