@@ -318,6 +318,44 @@ func TestChannelProblems(t *testing.T) {
 	}
 }
 
+func TestUsergroupReadModifyWrite(t *testing.T) {
+	f := workspace(t, slackapptest.Plan{SCIM: true, Grid: true})
+	c := build(t, f.SettingsYAML(), nil)
+	seed, _ := f.UserByEmail("seed@example.com")
+	id := f.AddUser(slackapptest.User{Name: "g", Email: "g@example.com"})
+	ref := gatehouse.AccountRef{AccountID: id, Email: "g@example.com"}
+	if err := c.Grant(opCtx("k"), ref, entOncall); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Memberships(seed.ID); len(got) == 0 || !strings.Contains(strings.Join(got, ","), "@oncall") {
+		t.Fatalf("granting another member dropped the seed from @oncall: %v", got)
+	}
+	// On the wire: the member list is read before it is replaced.
+	var apis []string
+	for _, r := range f.Requests() {
+		if strings.HasPrefix(r.API, "usergroups.") {
+			apis = append(apis, r.API)
+		}
+	}
+	if want := "usergroups.list,usergroups.users.list,usergroups.users.update"; strings.Join(apis, ",") != want {
+		t.Fatalf("calls %v, want %s", apis, want)
+	}
+	if err := c.Revoke(opCtx("k"), ref, entOncall); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Memberships(id); len(got) != 0 {
+		t.Fatalf("after revoke %v", got)
+	}
+	before := f.Calls("usergroups.users.update")
+	if err := c.Revoke(opCtx("k"), ref, entOncall); err != nil || f.Calls("usergroups.users.update") != before {
+		t.Fatalf("second revoke: %v, and it wrote %d times", err, f.Calls("usergroups.users.update")-before)
+	}
+	err := c.Revoke(opCtx("k"), gatehouse.AccountRef{AccountID: seed.ID}, entOncall)
+	if gatehouse.Classify(err) != gatehouse.ClassPermanent || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("removing the last member: %v, want a permanent error saying Slack refuses an empty group", err)
+	}
+}
+
 func TestListAccountsPaging(t *testing.T) {
 	f := workspace(t, slackapptest.Plan{SCIM: true, Grid: true, PaidLogs: true})
 	var ids []string
