@@ -9,9 +9,9 @@
 // badly typed value or an undeclared response field fails the test with
 // t.Errorf naming the method. Slack publishes no machine-readable SCIM
 // description, so SCIM bodies (requests and answers) are checked against
-// RFC 7643's core User schema as github.com/elimity-com/scim encodes it,
-// and filters and PATCH paths against RFC 7644's grammar as
-// github.com/scim2/filter-parser parses it.
+// RFC 7643's core User attributes (restated in scimcheck.go: names, types,
+// required userName), and filters and PATCH paths against RFC 7644's
+// grammar as github.com/scim2/filter-parser parses it.
 //
 // The fake keeps users (with the deleted flag), channels and their members,
 // user groups and their users, session resets and access logs; it pages

@@ -84,9 +84,10 @@ func TestFakeRejectsBadSCIM(t *testing.T) {
 	}{
 		{"no userName", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"emails":[{"value":"a@b.c"}]}`, "userName is required"},
 		{"unknown attribute", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"userName":"a","emails":[{"value":"a@b.c"}],"deactivated":true}`, `attribute "deactivated"`},
-		{"wrong type", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"userName":"a","active":"yes","emails":[{"value":"a@b.c"}]}`, "core User schema"},
+		{"wrong type", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"userName":"a","active":"yes","emails":[{"value":"a@b.c"}]}`, "active must be of type boolean"},
+		{"unknown sub-attribute", "POST", "/scim/v2/Users", `{"schemas":["` + scimUserSchema + `"],"userName":"a","emails":[{"value":"a@b.c","kind":"work"}]}`, "emails.kind is not a sub-attribute"},
 		{"bad patch path", "PATCH", "/scim/v2/Users/U1", `{"schemas":["` + scimPatchSchema + `"],"Operations":[{"op":"replace","path":"active[","value":false}]}`, "not an RFC 7644 attribute path"},
-		{"patch of unknown attribute", "PATCH", "/scim/v2/Users/U1", `{"schemas":["` + scimPatchSchema + `"],"Operations":[{"op":"replace","path":"enabled","value":false}]}`, "replace enabled"},
+		{"patch of unknown attribute", "PATCH", "/scim/v2/Users/U1", `{"schemas":["` + scimPatchSchema + `"],"Operations":[{"op":"replace","path":"enabled","value":false}]}`, "replace enabled: not a modifiable core User attribute"},
 		{"bad filter", "GET", "/scim/v2/Users?filter=" + url.QueryEscape(`email = "a@b.c"`), "", "not an RFC 7644 attribute expression"},
 	}
 	for _, tc := range tests {
