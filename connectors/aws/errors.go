@@ -154,4 +154,3 @@ func clip(s string, n int) string {
 	}
 	return s[:cut] + "…"
 }
-

@@ -39,7 +39,7 @@ func LoadModel(path string) (*Model, error) {
 			SigningName  string `json:"signingName"`
 			Protocol     string `json:"protocol"`
 		} `json:"metadata"`
-		Operations map[string]rawOp           `json:"operations"`
+		Operations map[string]rawOp          `json:"operations"`
 		Shapes     map[string]map[string]any `json:"shapes"`
 	}
 	if err := json.Unmarshal(b, &raw); err != nil {

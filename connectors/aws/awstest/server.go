@@ -59,13 +59,13 @@ type Assignment struct{ AccountID, PermissionSetArn, PrincipalID string }
 type membership struct{ ID, GroupID, UserID string }
 
 type request struct {
-	id       string
-	create   bool
-	a        Assignment
-	polls    int
-	status   string
-	failure  string
-	created  time.Time
+	id      string
+	create  bool
+	a       Assignment
+	polls   int
+	status  string
+	failure string
+	created time.Time
 }
 
 // Fault is an injected error answer.
