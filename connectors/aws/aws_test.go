@@ -375,3 +375,80 @@ func TestSharedCredentials(t *testing.T) {
 		t.Fatalf("environment without a secret: %v", err)
 	}
 }
+
+// TestRevokeResumesAfterCrash: deletion is asynchronous too; a restarted
+// connector polls the in-progress deletion instead of issuing another.
+func TestRevokeResumesAfterCrash(t *testing.T) {
+	srv := fixture(t, awstest.Options{})
+	ctx := gatehouse.WithOperationKey(context.Background(), "run2/step1")
+	c := newConn(t, srv, "poll_attempts: 1\n", false)
+	a, err := c.EnsureAccount(ctx, ref("rv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Grant(ctx, ref("rv"), entStaging); err != nil {
+		t.Fatal(err)
+	}
+	srv.SetPendingPolls(2)
+	if err := c.Revoke(ctx, ref("rv"), entStaging); gatehouse.Classify(err) != gatehouse.ClassInProgress {
+		t.Fatalf("first revoke: %v, want in_progress", err)
+	}
+	for i := 0; ; i++ {
+		err := newConn(t, srv, "poll_attempts: 1\n", false).Revoke(ctx, ref("rv"), entStaging)
+		if err == nil {
+			break
+		}
+		if gatehouse.Classify(err) != gatehouse.ClassInProgress || i > 5 {
+			t.Fatalf("resumed revoke #%d: %v", i, err)
+		}
+	}
+	if n := srv.Count("SWBExternalService.DeleteAccountAssignment"); n != 1 {
+		t.Fatalf("DeleteAccountAssignment issued %d times, want 1", n)
+	}
+	if got := srv.Assignments(a.ID); len(got) != 0 {
+		t.Fatalf("assignments left %v", got)
+	}
+}
+
+// TestSlowAnswerTimesOut: latency beyond the operation's deadline is a
+// retryable failure, not a hang.
+func TestSlowAnswerTimesOut(t *testing.T) {
+	srv := fixture(t, awstest.Options{Latency: 200 * time.Millisecond})
+	c := newConn(t, srv, "", false)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.ListAccounts(ctx)
+	if err == nil || gatehouse.Classify(err) != gatehouse.ClassRetryable {
+		t.Fatalf("slow answer: %v (class %s), want retryable", err, gatehouse.Classify(err))
+	}
+}
+
+// TestWireOrderOfDisable asserts the order on the wire: memberships go
+// before assignments, and the user is marked disabled last.
+func TestWireOrderOfDisable(t *testing.T) {
+	srv := fixture(t, awstest.Options{})
+	c := newConn(t, srv, "", false)
+	ctx := context.Background()
+	if _, err := c.EnsureAccount(ctx, ref("order")); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []gatehouse.Entitlement{entStaging, entAdmins} {
+		if err := c.Grant(ctx, ref("order"), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := len(srv.Log())
+	if err := c.Disable(ctx, ref("order")); err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, e := range srv.Log()[start:] {
+		switch e.Target {
+		case "AWSIdentityStore.DeleteGroupMembership", "SWBExternalService.DeleteAccountAssignment", "AWSIdentityStore.UpdateUser":
+			ops = append(ops, e.Target[strings.IndexByte(e.Target, '.')+1:])
+		}
+	}
+	if got := strings.Join(ops, ","); got != "DeleteGroupMembership,DeleteAccountAssignment,UpdateUser" {
+		t.Fatalf("disable wire order %s", got)
+	}
+}
