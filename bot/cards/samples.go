@@ -116,7 +116,7 @@ func Samples() []Sample {
 	blocked := leaver
 	blocked.Status = gatehouse.RunBlocked
 	doneRun := leaver
-	doneRun.Status, doneRun.FinishedAt, doneRun.Summary = gatehouse.RunSucceeded, now.Add(10*time.Minute), "All 6 access paths closed; files transferred to grace@example.com."
+	doneRun.Status, doneRun.FinishedAt, doneRun.Summary = gatehouse.RunSucceeded, now.Add(10*time.Minute), "6 change(s) in 5 app(s); seat cost reclaimed 42.00/month; nothing left open"
 	doneSteps := append([]gatehouse.Step(nil), running...)
 	for i := range doneSteps {
 		doneSteps[i].Status = gatehouse.StepSucceeded
@@ -137,7 +137,10 @@ func Samples() []Sample {
 		{Identity: ada.Key(), App: "okta", Entitlement: "account", Source: gatehouse.SourceBirthright, Reasons: []gatehouse.Reason{{Rule: "everyone"}}, GrantedAt: now},
 		{Identity: ada.Key(), App: "aws", Entitlement: "prod-readonly", Source: gatehouse.SourceRequest, ApprovedBy: []string{"grace@example.com"}, GrantedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)},
 		{Identity: ada.Key(), App: "dropbox", Entitlement: "account", Source: gatehouse.SourceDiscovered, GrantedAt: now},
+		{Identity: ada.Key(), App: "aws", Entitlement: "payments-poweruser", Source: gatehouse.SourceBirthright, Reasons: []gatehouse.Reason{{Rule: "payments", Profile: "payments"}}, GrantedAt: now},
 	}
+	origins := map[string]string{"github:engineering": sh.OriginBirthright, "okta:account": sh.OriginBirthright, "aws:prod-readonly": sh.OriginRequest,
+		"dropbox:account": sh.OriginDiscovered, "aws:payments-poweruser": sh.OriginAddOn + " payments"}
 	var manyGrants []gatehouse.Grant
 	var accounts []sh.AccountLine
 	for i := 0; i < 200; i++ {
@@ -196,7 +199,7 @@ func Samples() []Sample {
 		m("progress_succeeded", Progress(pm(doneRun, doneSteps))),
 		m("progress_joiner_waiting", Progress(pm(joiner, running[:2]))),
 		m("progress_long", Progress(pm(blocked, manySteps))),
-		m("access_self", Access(sh.AccessModel{Identity: ada, Self: true, Grants: grants, Pending: []gatehouse.Approval{pending}, At: now})),
+		m("access_self", Access(sh.AccessModel{Identity: ada, Self: true, Grants: grants, Pending: []gatehouse.Approval{pending}, At: now, Origins: origins})),
 		m("access_other_long", Access(sh.AccessModel{Identity: ada, Grants: manyGrants, At: now})),
 		m("why_rule", Why(sh.WhyModel{Identity: ada, Ref: grants[0].Ref(), Grant: &grants[0], Reasons: rs, Planned: true})),
 		m("why_request", Why(sh.WhyModel{Identity: ada, Ref: grants[2].Ref(), Grant: &grants[2]})),
@@ -212,13 +215,14 @@ func Samples() []Sample {
 			Preview: &sh.PlanPreview{Problem: "Fill in email, end_date to see the plan."}})),
 		v("modal_offboard", OffboardModal(sh.OffboardModel{Identity: ada, Now: true, EffectiveAt: now, TransferToEmail: "grace@example.com", TransferToUserID: "U0GRACE",
 			Accounts: []sh.AccountLine{{App: "okta", Title: "Okta", Entitlements: []string{"account"}, Action: "disable"}, {App: "github", Title: "GitHub", Entitlements: []string{"engineering"}, Action: "delete"},
-				{App: "figma", Title: "Figma", Entitlements: []string{"account"}, Action: "manual"}, {App: "dropbox", Title: "dropbox", Entitlements: []string{"account"}, Action: "disable", Discovered: true}}})),
+				{App: "figma", Title: "Figma", Entitlements: []string{"account"}, Action: "manual"}, {App: "dropbox", Title: "Dropbox", Entitlements: []string{"account"}, Action: "disable", Discovered: true},
+				{App: "pagerduty", Title: "PagerDuty", Entitlements: []string{"(search for accounts)"}, Action: "delete", Discovered: true, Searched: true}}})),
 		v("modal_offboard_200_accounts", OffboardModal(sh.OffboardModel{Identity: ada, EffectiveAt: now.Add(72 * time.Hour), Accounts: accounts, OpenRuns: 1})),
 		v("modal_request", RequestModal(sh.RequestModel{Apps: reqApps})),
 		v("modal_deny", DenyModal(pending.ID, "Ada Lovelace: github:payments-admin, aws:prod-readonly")),
 		v("modal_task_done", TaskModal(task.ID, true, task.Title)),
 		v("modal_task_cant_do", TaskModal(task.ID, false, task.Title)),
-		h("home_employee", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0ADA", Email: ada.Email}, Identity: &ada, Grants: grants, Requests: []gatehouse.Approval{pending, denied}, Now: now, Names: names})),
+		h("home_employee", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0ADA", Email: ada.Email}, Identity: &ada, Grants: grants, Requests: []gatehouse.Approval{pending, denied}, Now: now, Names: names, Origins: origins})),
 		h("home_manager", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0GRACE", Email: "grace@example.com"}, ToDecide: []gatehouse.Approval{pending},
 			Manager: &sh.ManagerHome{Reports: []sh.ReportLine{{Identity: ada, Grants: grants}, {Identity: cont}}, Approvals: []gatehouse.Approval{pending}}, Now: now, Names: names})),
 		h("home_it", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0IT", Email: "it-admin@example.com", IT: true}, IT: itHome, Tasks: []gatehouse.Task{task}, Now: now, Names: names})),

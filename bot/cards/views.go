@@ -172,10 +172,18 @@ func OffboardModal(m sh.OffboardModel) slack.ModalViewRequest {
 	}
 	lines := make([]string, 0, len(m.Accounts))
 	for _, a := range m.Accounts {
-		icon := map[string]string{"disable": ":no_entry_sign: disable", "delete": ":wastebasket: delete", "manual": ":memo: manual task"}[a.Action]
+		icon := map[string]string{"disable": ":no_entry_sign: disable", "delete": ":wastebasket: delete", "manual": ":memo: manual task", "revoke": ":scissors: revoke"}[a.Action]
+		if icon == "" {
+			icon = esc(a.Action)
+		}
 		l := fmt.Sprintf("• *%s* — %s — %s", esc(a.Title), icon, esc(clip(strings.Join(a.Entitlements, ", "), 400)))
-		if a.Discovered {
+		if a.Discovered && !a.Searched {
 			l += " _(discovered)_"
+		}
+		// Who receives what: filled per app once lifecycle.OffboardPlan
+		// names a receiver per app (manager → app owner → IT).
+		if a.Receiver != "" {
+			l += " — resources to " + esc(a.Receiver)
 		}
 		lines = append(lines, l)
 	}
@@ -329,7 +337,7 @@ func Home(m sh.HomeModel) slack.HomeTabViewRequest {
 	} else {
 		var l []string
 		for _, g := range m.Grants {
-			s := fmt.Sprintf("• `%s` — %s", esc(g.Ref().String()), esc(string(g.Source)))
+			s := fmt.Sprintf("• `%s` — %s", esc(g.Ref().String()), esc(sh.OriginOf(m.Origins, g)))
 			if !g.ExpiresAt.IsZero() {
 				s += ", until " + when(g.ExpiresAt)
 			}

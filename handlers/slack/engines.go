@@ -84,15 +84,14 @@ func (l Lifecycle) PlanOffboard(ctx context.Context, identityKey string) ([]Acco
 				l.Discovered = false
 			}
 		}
-		if l.Title == "" {
-			l.Title = a.App
-		}
 		seen[a.App] = true
 		out = append(out, l)
 	}
 	for _, app := range p.Discover {
 		if !seen[app] {
-			out = append(out, AccountLine{App: app, Title: app, Entitlements: []string{"(search for accounts)"}, Action: "disable", Discovered: true})
+			// The title and the action (delete for `delete: true` apps)
+			// come from the config: Service.describeLine.
+			out = append(out, AccountLine{App: app, Entitlements: []string{"(search for accounts)"}, Action: "disable", Discovered: true, Searched: true})
 		}
 	}
 	return out, p.TransferTo, nil

@@ -306,6 +306,9 @@ func (s *Service) OffboardPlan(ctx context.Context, id gatehouse.Identity, at ti
 		if err != nil {
 			return OffboardModel{}, err
 		}
+		for i := range accounts {
+			s.describeLine(&accounts[i])
+		}
 		return s.finishOffboard(ctx, OffboardModel{Identity: id, EffectiveAt: at, Now: now, Accounts: accounts, TransferToEmail: to})
 	}
 	grants, err := s.Store.Grants(id.Key())
@@ -349,6 +352,36 @@ func (s *Service) OffboardPlan(ctx context.Context, id gatehouse.Identity, at ti
 	sort.Slice(m.Accounts, func(i, j int) bool { return m.Accounts[i].App < m.Accounts[j].App })
 	m.TransferToEmail = id.ManagerEmail
 	return s.finishOffboard(ctx, m)
+}
+
+// describeLine gives an account line its app's configured title (every
+// line, discovered or granted, is listed by title) and, for apps the
+// engine only searches (no recorded grant yet), the action leaving takes
+// there: delete for `delete: true` apps, a manual task for manual ones
+// (for recorded accounts the engine's own plan already says).
+func (s *Service) describeLine(l *AccountLine) {
+	if l.Title == "" || l.Title == l.App {
+		l.Title = appTitle(s.Config, l.App)
+	}
+	if s.Config == nil {
+		return
+	}
+	app, ok := s.Config.Apps[l.App]
+	if !ok {
+		return
+	}
+	switch {
+	case l.Action == "":
+		l.Action = "disable"
+		fallthrough
+	case l.Action == "disable" && l.Searched:
+		switch {
+		case app.Connector == "manual":
+			l.Action = "manual"
+		case app.Delete:
+			l.Action = "delete"
+		}
+	}
 }
 
 func (s *Service) finishOffboard(ctx context.Context, m OffboardModel) (OffboardModel, error) {
@@ -490,6 +523,9 @@ func (s *Service) Access(ctx context.Context, actor Actor, text string) (AccessR
 		return AccessResult{}, err
 	}
 	if args.Verb == AccessWhy {
+		if err := s.checkWhyRef(id, args.Ref); err != nil {
+			return AccessResult{}, err
+		}
 		w, err := s.Why(ctx, id, args.Ref)
 		if err != nil {
 			return AccessResult{}, err
@@ -504,7 +540,7 @@ func (s *Service) Access(ctx context.Context, actor Actor, text string) (AccessR
 	if err != nil {
 		return AccessResult{}, fmt.Errorf("pending approvals of %s: %w", id.Key(), err)
 	}
-	return AccessResult{Access: &AccessModel{Identity: id, Self: self, Grants: grants, Pending: pending, At: s.now()}}, nil
+	return AccessResult{Access: &AccessModel{Identity: id, Self: self, Grants: grants, Pending: pending, At: s.now(), Origins: s.origins(grants)}}, nil
 }
 
 func (s *Service) self(actor Actor) (gatehouse.Identity, error) {
@@ -521,6 +557,15 @@ func (s *Service) self(actor Actor) (gatehouse.Identity, error) {
 	return id, nil
 }
 
+// origins labels each grant with how it came to be held.
+func (s *Service) origins(gs []gatehouse.Grant) map[string]string {
+	out := make(map[string]string, len(gs))
+	for _, g := range gs {
+		out[g.Ref().String()] = GrantOrigin(g, s.Config)
+	}
+	return out
+}
+
 func (s *Service) activeGrants(key string) ([]gatehouse.Grant, error) {
 	all, err := s.Store.Grants(key)
 	if err != nil {
@@ -535,6 +580,26 @@ func (s *Service) activeGrants(key string) ([]gatehouse.Grant, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref().Less(out[j].Ref()) })
 	return out, nil
+}
+
+// checkWhyRef refuses a ref the configuration does not know (a typo gets
+// a did-you-mean), unless the person holds it (a discovered account in an
+// app or entitlement that is not configured is still worth explaining).
+func (s *Service) checkWhyRef(id gatehouse.Identity, ref gatehouse.EntitlementRef) error {
+	err := unknownRef(s.Config, ref)
+	if err == nil {
+		return nil
+	}
+	grants, gerr := s.activeGrants(id.Key())
+	if gerr != nil {
+		return gerr
+	}
+	for _, g := range grants {
+		if g.App == ref.App && g.Entitlement == ref.Entitlement {
+			return nil
+		}
+	}
+	return err
 }
 
 // Why explains one entitlement: the stored grant's reasons, else what the
@@ -688,8 +753,13 @@ func (s *Service) CheckApprover(actor Actor, a gatehouse.Approval) error {
 		if id, err := s.Store.GetIdentity(a.IdentityKey); err == nil {
 			subject = id.Email
 		}
-		if strings.EqualFold(email, a.Requester) || strings.EqualFold(email, subject) || strings.EqualFold(email, a.IdentityKey) {
+		switch {
+		case strings.EqualFold(email, subject) || strings.EqualFold(email, a.IdentityKey):
 			return s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, "You cannot approve your own access; the request stays with its approvers.")
+		case strings.EqualFold(email, a.Requester):
+			// Four eyes: whoever asked for someone else's access is not
+			// the one who approves it.
+			return s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, "You cannot approve a request you made; the request stays with its other approvers.")
 		}
 	}
 	if email == "" || !slices.ContainsFunc(a.Approvers, func(x string) bool { return strings.EqualFold(x, email) }) {
@@ -735,7 +805,11 @@ func (s *Service) Decide(ctx context.Context, actor Actor, approvalID string, ap
 		case errors.Is(err, ErrNotApprover):
 			return a, s.refuse(actor, ErrNotApprover, "approval", a.ID, a.IdentityKey, "You are not an approver of this request; nothing was changed.")
 		case errors.Is(err, ErrSelfApproval):
-			return a, s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, "You cannot approve your own access.")
+			msg := "You cannot approve your own access."
+			if strings.EqualFold(actor.Email, a.Requester) && !strings.EqualFold(actor.Email, a.IdentityKey) {
+				msg = "You cannot approve a request you made."
+			}
+			return a, s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, msg)
 		case errors.Is(err, ErrAlreadyDecided):
 			return a, userErr(ErrAlreadyDecided, "This request was already decided; nothing was changed.")
 		case errors.Is(err, ErrExpired):
@@ -808,6 +882,7 @@ func (s *Service) Home(ctx context.Context, actor Actor) (HomeModel, error) {
 			if m.Grants, err = s.activeGrants(id.Key()); err != nil {
 				return m, err
 			}
+			m.Origins = s.origins(m.Grants)
 			all, err := s.Store.ListApprovals(store.ApprovalFilter{IdentityKey: id.Key(), Limit: 20})
 			if err != nil {
 				return m, fmt.Errorf("requests of %s: %w", email, err)
