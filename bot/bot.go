@@ -65,6 +65,11 @@ type Bot struct {
 
 	queue     *queue
 	cardQueue *queue
+	// answers carries the private answers to clicks (response_url posts),
+	// sharded by URL: an answer never waits behind another click's work
+	// or a card edit paced per channel.
+	answers   *queue
+	refreshes sync.Map // approval id -> true while a card refresh is queued
 	dedupe    sync.Map // event_id -> time first seen (fast path before the store)
 	progress  sync.Map // run id -> gatehouse.MessageRef (progress card)
 	finished  sync.Map // run id -> true once its card shows the final state
@@ -126,6 +131,7 @@ func New(cfg Config, svc *sh.Service) (*Bot, error) {
 	// second per channel; they get their own lane so that a burst of runs
 	// waiting for IT-channel slots never delays an approver's DM or a modal.
 	b.cardQueue = newQueue(context.Background(), 2, cfg.QueueDepth*4, 10*time.Minute, cfg.Log)
+	b.answers = newQueue(context.Background(), cfg.Workers, cfg.QueueDepth, 30*time.Second, cfg.Log)
 	b.dir = newDirectory(b.api, cfg.IT, cfg.HR)
 	if err := b.loadState(); err != nil {
 		b.Close()
@@ -152,6 +158,7 @@ func (b *Bot) Close() {
 		b.syncWG.Wait()
 		b.queue.close()
 		b.cardQueue.close()
+		b.answers.close()
 	})
 }
 

@@ -632,6 +632,23 @@ func (s *Server) ResponsePosts() []ResponsePost {
 	return append([]ResponsePost(nil), s.responsePosts...)
 }
 
+// WaitForResponse waits for the first post to response_url url (a
+// Delivery's ResponseURL) and returns it; with it a test measures the time
+// from a click (Delivery.Sent) to its answer.
+func (s *Server) WaitForResponse(ctx context.Context, url string) (ResponsePost, error) {
+	var found ResponsePost
+	err := s.waitFor(ctx, func() bool {
+		for _, p := range s.responsePosts {
+			if p.URL == url {
+				found = p
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
+}
+
 // IssueTrigger returns a fresh trigger_id for user, as if they had just
 // clicked something. Send* helpers issue one automatically.
 func (s *Server) IssueTrigger(user string) string {
