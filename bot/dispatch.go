@@ -367,7 +367,19 @@ func (b *Bot) onboardForm(ctx context.Context, st *slack.ViewState) sh.OnboardFo
 		StartDate: value(st, sh.FieldStartDate), Kind: value(st, sh.FieldKind), EndDate: value(st, sh.FieldEndDate),
 		ManagerUserID: value(st, sh.FieldManager),
 	}
+	if st != nil {
+		for block := range st.Values {
+			if name, ok := strings.CutPrefix(block, sh.FieldAttrPrefix); ok && name != "" {
+				if f.Attributes == nil {
+					f.Attributes = map[string]string{}
+				}
+				f.Attributes[name] = value(st, block)
+			}
+		}
+	}
 	if f.ManagerUserID != "" {
+		// users.info through the bot's client (users:read.email): the
+		// manager is recorded by email and need not be known to Gatehouse.
 		f.ManagerEmail, _ = b.dir.EmailOf(ctx, f.ManagerUserID)
 	}
 	return f

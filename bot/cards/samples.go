@@ -151,7 +151,10 @@ func Samples() []Sample {
 		Grants:    append(items, gatehouse.PlannedGrant{App: "okta", Entitlement: "account", Risk: gatehouse.RiskLow, Reasons: []gatehouse.Reason{{Rule: "everyone"}}}),
 		Approvals: []gatehouse.ApprovalRequirement{{App: "github", Entitlement: "payments-admin", Risk: gatehouse.RiskHigh, Approvers: []gatehouse.ApproverRole{gatehouse.ApproverManager}, Required: 1}}}
 	form := sh.OnboardForm{Name: ada.Name, Email: ada.Email, Title: ada.Title, Department: ada.Department, Team: ada.Team,
-		ManagerUserID: "U0GRACE", ManagerEmail: "grace@example.com", Location: "Berlin", StartDate: "2026-12-01", Kind: "employee"}
+		ManagerUserID: "U0GRACE", ManagerEmail: "grace@example.com", Location: "Berlin", StartDate: "2026-12-01", Kind: "employee",
+		Attributes: map[string]string{"discipline": "backend", "seniority": "senior", "cost_center": "R&D 4711"}}
+	attrs := []sh.AttributeInput{{Name: "cost_center"}, {Name: "discipline", Options: []string{"backend", "data", "frontend"}},
+		{Name: "people_manager", Options: []string{"true"}}, {Name: "seniority", Options: []string{"junior", "principal", "senior", "staff"}}}
 	reqApps := []sh.AppChoice{
 		{App: "aws", Title: "AWS", Entitlements: []sh.EntChoice{{Name: "prod-readonly", Risk: gatehouse.RiskMedium}, {Name: "prod-admin", Risk: gatehouse.RiskCritical}}},
 		{App: "github", Title: "GitHub", Entitlements: []sh.EntChoice{{Name: "engineering", Risk: gatehouse.RiskLow}, {Name: "payments-admin", Risk: gatehouse.RiskHigh}}},
@@ -209,7 +212,7 @@ func Samples() []Sample {
 		m("held_mass_change", Held(sh.HeldModel{BatchID: "r-01JD0100", Source: "bamboohr", Origin: "sync", Leavers: 14, Movers: 2, Identities: 120, InWindow: 16, Window: 24 * time.Hour, Runs: 16, Reason: "more than 10 people in 24h"})),
 		m("held_released", Held(sh.HeldModel{BatchID: "r-01JD0100", Source: "bamboohr", Origin: "sync", Leavers: 14, Movers: 2, Identities: 120, InWindow: 16, Window: 24 * time.Hour, Runs: 16, Outcome: "released by it-admin@example.com"})),
 		v("modal_onboard_empty", OnboardModal(sh.OnboardModel{Form: sh.OnboardForm{Kind: "employee"}})),
-		v("modal_onboard_preview", OnboardModal(sh.OnboardModel{Form: form, Known: true, Preview: &sh.PlanPreview{Identity: ada, Plan: plan}})),
+		v("modal_onboard_preview", OnboardModal(sh.OnboardModel{Form: form, Known: true, Preview: &sh.PlanPreview{Identity: ada, Plan: plan}, Attributes: attrs})),
 		v("modal_onboard_errors", OnboardModal(sh.OnboardModel{Form: sh.OnboardForm{Name: "Linus", Kind: "contractor", StartDate: "2026-12-01", EndDate: "2026-11-01"},
 			Errors:  sh.FieldErrors{sh.FieldEmail: "Required.", sh.FieldEndDate: "The contract ends before it starts."},
 			Preview: &sh.PlanPreview{Problem: "Fill in email, end_date to see the plan."}})),

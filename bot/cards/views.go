@@ -109,13 +109,59 @@ func OnboardModal(m sh.OnboardModel) slack.ModalViewRequest {
 	blocks = append(blocks,
 		dispatch(input(sh.FieldKind, "Employment type", kind, false, m.Errors)),
 		input(sh.FieldEndDate, "Contract end (contractors)", datePicker(f.EndDate), true, m.Errors),
-		slack.NewActionBlock("preview_actions", button(ActPreview, "preview", "Preview plan", "")),
 	)
+	blocks = append(blocks, attributeInputs(m)...)
+	blocks = append(blocks, slack.NewActionBlock("preview_actions", button(ActPreview, "preview", "Preview plan", "")))
 	if p := m.Preview; p != nil {
 		blocks = append(blocks, slack.NewDividerBlock())
 		blocks = append(blocks, planBlocks(p, MaxViewBlocks-len(blocks)-1)...)
 	}
 	return modal(CallbackOnboard, "Onboard someone", "Start onboarding", "", blocks)
+}
+
+// maxAttributeInputs bounds the attribute inputs so the modal stays within
+// its 100 blocks with the form and a preview.
+const maxAttributeInputs = 20
+
+// attributeInputs asks for the identity attributes the policy's rules
+// read: a select of the values the rules compare against, else a text
+// input. All are optional (a person without the attribute matches no rule
+// that needs it), and a selection refreshes the preview.
+func attributeInputs(m sh.OnboardModel) []slack.Block {
+	if len(m.Attributes) == 0 {
+		return nil
+	}
+	out := []slack.Block{contextMD("attributes", "Attributes your policy's rules read (from HR data when it arrives that way):")}
+	for i, a := range m.Attributes {
+		if i == maxAttributeInputs {
+			out = append(out, contextMD("attributes_more", fmt.Sprintf("_%d more attributes are not asked here; set them in the HR system._", len(m.Attributes)-i)))
+			break
+		}
+		field, label, cur := sh.AttrField(a.Name), attrLabel(a.Name), m.Form.Attributes[a.Name]
+		if len(a.Options) == 0 {
+			out = append(out, textInput(field, label, cur, "", true, false, m.Errors))
+			continue
+		}
+		opts := make([]*slack.OptionBlockObject, 0, len(a.Options))
+		var initial *slack.OptionBlockObject
+		for _, v := range a.Options {
+			o := option(v, v)
+			opts = append(opts, o)
+			if v == cur {
+				initial = o
+			}
+		}
+		el := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Pick "+strings.ToLower(label), MaxPlaceholder), InputAction, opts...)
+		el.InitialOption = initial
+		out = append(out, dispatch(input(field, label, el, true, m.Errors)))
+	}
+	return out
+}
+
+// attrLabel turns an attribute name into a label: people_manager →
+// "People manager".
+func attrLabel(name string) string {
+	return title(strings.NewReplacer("_", " ", "-", " ").Replace(name))
 }
 
 // planBlocks renders a plan preview within budget blocks.

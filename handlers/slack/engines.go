@@ -119,6 +119,29 @@ func (r Rules) Plan(ctx context.Context, id gatehouse.Identity, ev gatehouse.Eve
 	return r.E.Plan(rules.Input{Identity: id, Event: ev, Now: now})
 }
 
+// OnboardAttributes implements AttributeLister: the attributes the compiled
+// rules read.
+func (r Rules) OnboardAttributes() []AttributeInput {
+	var out []AttributeInput
+	for _, a := range r.E.Attributes() {
+		in := AttributeInput{Name: a.Name}
+		if !a.Open && len(a.Values) <= maxOptions {
+			in.Options = a.Values
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// maxOptions is Slack's limit of options in a static select.
+const maxOptions = 100
+
+// AttributeLister is implemented by planners that know which identity
+// attributes their rules read (the /onboard modal asks for them).
+type AttributeLister interface {
+	OnboardAttributes() []AttributeInput
+}
+
 // Release implements Holder.
 func (l Lifecycle) Release(ctx context.Context, runID, by string) error {
 	return mapErr(l.E.Release(ctx, runID, by))

@@ -17,6 +17,18 @@ type OnboardModel struct {
 	Known   bool // prefilled from the HR data Gatehouse holds
 	Preview *PlanPreview
 	Errors  FieldErrors
+	// Attributes are the identity attributes the policy's rules read, in
+	// name order: the modal asks for each (its value is Form.Attributes).
+	Attributes []AttributeInput
+}
+
+// AttributeInput is one attribute the /onboard modal asks for.
+type AttributeInput struct {
+	Name string
+	// Options are the values the rules compare it against; the modal
+	// offers them in a select. Empty means a free-text input (the rules
+	// read it in ways a fixed list cannot cover).
+	Options []string
 }
 
 // PlanPreview is the access a submitted form would give, with the reasons.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -185,7 +186,7 @@ func (s *Service) Onboard(ctx context.Context, actor Actor, text string) (Onboar
 	if err != nil {
 		return OnboardModel{}, err
 	}
-	m := OnboardModel{Form: OnboardForm{Email: args.Email, Kind: string(gatehouse.KindEmployee)}}
+	m := OnboardModel{Form: OnboardForm{Email: args.Email, Kind: string(gatehouse.KindEmployee)}, Attributes: s.attributeInputs()}
 	if args.Email == "" {
 		return m, nil
 	}
@@ -200,7 +201,12 @@ func (s *Service) Onboard(ctx context.Context, actor Actor, text string) (Onboar
 	m.Form = OnboardForm{
 		Name: id.Name, Email: id.Email, Title: id.Title, Department: id.Department, Team: id.Team,
 		ManagerEmail: id.ManagerEmail, Location: id.Location, StartDate: id.StartDate.String(),
-		Kind: string(id.Kind), EndDate: id.EndDate.String(),
+		Kind: string(id.Kind), EndDate: id.EndDate.String(), Attributes: map[string]string{},
+	}
+	for _, a := range m.Attributes {
+		if v := id.Attributes[a.Name]; v != "" {
+			m.Form.Attributes[a.Name] = v
+		}
 	}
 	if id.ManagerEmail != "" && s.Directory != nil {
 		m.Form.ManagerUserID, _ = s.Directory.UserIDOf(ctx, id.ManagerEmail)
@@ -208,17 +214,24 @@ func (s *Service) Onboard(ctx context.Context, actor Actor, text string) (Onboar
 	return m, nil
 }
 
-// ValidateOnboard checks a submitted form: field errors, and a manager
-// Gatehouse must know. It is fast (store reads only) so package bot can run
-// it before acking the submission and answer with inline errors.
+// ValidateOnboard checks a submitted form's fields. It is fast (no network,
+// no engine) so package bot can run it before acking the submission and
+// answer with inline errors.
+//
+// The manager need not be known to Gatehouse yet: on a fresh install nobody
+// is, and the first people are onboarded from Slack. Package bot resolved
+// the picked Slack user to their email (users.info); that email is recorded
+// as the manager, and approvals addressed to the manager reach that Slack
+// user (users.lookupByEmail finds them by the same email).
 func (s *Service) ValidateOnboard(form OnboardForm) (gatehouse.Identity, FieldErrors) {
 	id, errs := form.Identity(s.today())
 	if errs == nil {
 		errs = FieldErrors{}
 	}
-	if id.ManagerEmail != "" && errs[FieldManager] == "" {
-		if _, err := s.Store.IdentityByEmail(id.ManagerEmail); errors.Is(err, store.ErrNotFound) {
-			errs[FieldManager] = fmt.Sprintf("Gatehouse does not know %s as an employee; pick their manager from HR's records.", id.ManagerEmail)
+	for _, a := range s.attributeInputs() {
+		v := id.Attributes[a.Name]
+		if v != "" && len(a.Options) > 0 && !slices.Contains(a.Options, v) && errs[AttrField(a.Name)] == "" {
+			errs[AttrField(a.Name)] = fmt.Sprintf("Pick one of %s.", strings.Join(a.Options, ", "))
 		}
 	}
 	if len(errs) == 0 {
@@ -227,10 +240,19 @@ func (s *Service) ValidateOnboard(form OnboardForm) (gatehouse.Identity, FieldEr
 	return id, errs
 }
 
+// attributeInputs lists the attributes the rules read, when the planner
+// can say.
+func (s *Service) attributeInputs() []AttributeInput {
+	if l, ok := s.Planner.(AttributeLister); ok {
+		return l.OnboardAttributes()
+	}
+	return nil
+}
+
 // PreviewOnboard plans the access a form would give, for the modal's
 // "Preview plan" button. Incomplete forms get a hint instead of a plan.
 func (s *Service) PreviewOnboard(ctx context.Context, actor Actor, form OnboardForm) OnboardModel {
-	m := OnboardModel{Form: form}
+	m := OnboardModel{Form: form, Attributes: s.attributeInputs()}
 	id, errs := s.ValidateOnboard(form)
 	if errs != nil {
 		m.Preview = &PlanPreview{Identity: id, Problem: "Fill in " + strings.Join(errs.Keys(), ", ") + " to see the plan."}
@@ -256,7 +278,21 @@ func (s *Service) SubmitOnboard(ctx context.Context, actor Actor, form OnboardFo
 		return gatehouse.Run{}, errs
 	}
 	if old, err := s.Store.IdentityByEmail(id.Email); err == nil {
-		id.ID, id.EmployeeID, id.SlackUserID, id.TimeZone, id.Attributes = old.ID, old.EmployeeID, old.SlackUserID, old.TimeZone, old.Attributes
+		id.ID, id.EmployeeID, id.SlackUserID, id.TimeZone = old.ID, old.EmployeeID, old.SlackUserID, old.TimeZone
+		// Attributes the form asked for are the form's; others (from HR)
+		// are kept.
+		attrs := maps.Clone(old.Attributes)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		for _, a := range s.attributeInputs() {
+			delete(attrs, a.Name)
+		}
+		maps.Copy(attrs, id.Attributes)
+		if len(attrs) == 0 {
+			attrs = nil
+		}
+		id.Attributes = attrs
 	}
 	now := s.now()
 	ev := gatehouse.Event{
