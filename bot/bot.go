@@ -43,7 +43,7 @@ type Config struct {
 	// "still unreachable" line is logged (default 1 min; then doubling).
 	ReconnectMin, ReconnectMax, OutageSummary time.Duration
 	HTTPClient                                *http.Client
-	Log          zerolog.Logger
+	Log                                       zerolog.Logger
 	// StateFile keeps where progress cards were posted across restarts
 	// ("" keeps it in memory only).
 	StateFile string
