@@ -37,16 +37,16 @@ type Config struct {
 	// PingInterval is how long without a server ping means a dead link
 	// (default: slack-go's 30 s).
 	PingInterval time.Duration
+	HTTPClient   *http.Client
+	Log          zerolog.Logger
+	// StateFile keeps where progress cards were posted across restarts
+	// ("" keeps it in memory only).
+	StateFile string
 	// ReconnectMin and ReconnectMax bound the wait between Socket Mode
 	// reconnect attempts while Slack is unreachable (exponential, with
 	// jitter; defaults 1 s and 2 min). OutageSummary is when the first
 	// "still unreachable" line is logged (default 1 min; then doubling).
 	ReconnectMin, ReconnectMax, OutageSummary time.Duration
-	HTTPClient                                *http.Client
-	Log                                       zerolog.Logger
-	// StateFile keeps where progress cards were posted across restarts
-	// ("" keeps it in memory only).
-	StateFile string
 }
 
 // Sentinel errors of New and Run.
