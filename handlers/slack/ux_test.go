@@ -174,3 +174,67 @@ func TestOffboardLinesUseTitlesAndConfiguredAction(t *testing.T) {
 		}
 	}
 }
+
+type attrPlanner struct{ inputs []AttributeInput }
+
+func (attrPlanner) Plan(_ context.Context, id gatehouse.Identity, ev gatehouse.EventType) (gatehouse.Plan, error) {
+	return gatehouse.Plan{Identity: id.Key(), Event: ev}, nil
+}
+func (p attrPlanner) OnboardAttributes() []AttributeInput { return p.inputs }
+
+type submitEngine struct {
+	fakeEngine
+	events []gatehouse.Event
+}
+
+func (e *submitEngine) Submit(_ context.Context, ev gatehouse.Event) (gatehouse.Run, error) {
+	e.events = append(e.events, ev)
+	return gatehouse.Run{ID: "r1"}, nil
+}
+
+// TestOnboardAttributes: the modal asks for the attributes the planner's
+// rules read, prefilled for a known person; a resubmission keeps the HR
+// attributes the form does not ask for, and the form's answers (a cleared
+// one included) win over the stored ones.
+func TestOnboardAttributes(t *testing.T) {
+	s, _ := newService(t)
+	eng := &submitEngine{}
+	s.Engine = eng
+	s.Planner = attrPlanner{inputs: []AttributeInput{{Name: "discipline", Options: []string{"backend", "frontend"}}, {Name: "seniority"}, {Name: "team_lead"}}}
+	ada, err := s.Store.IdentityByEmail("ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ada.Attributes = map[string]string{"cost_center": "4711", "seniority": "junior", "team_lead": "true"}
+	if _, err := s.Store.PutIdentity(ada); err != nil {
+		t.Fatal(err)
+	}
+	it := Actor{UserID: "U0IT", Email: "it@example.com", IT: true}
+	m, err := s.Onboard(context.Background(), it, "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Attributes) != 3 || m.Form.Attributes["seniority"] != "junior" || m.Form.Attributes["cost_center"] != "" {
+		t.Errorf("modal attributes %+v, form %+v", m.Attributes, m.Form.Attributes)
+	}
+	form := m.Form
+	form.StartDate = "2026-12-01"
+	form.Attributes = map[string]string{"discipline": "backend", "seniority": "senior", "team_lead": ""}
+	if _, err := s.SubmitOnboard(context.Background(), it, form, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	got := eng.events[0].Identity.Attributes
+	want := map[string]string{"cost_center": "4711", "discipline": "backend", "seniority": "senior"}
+	if len(got) != len(want) {
+		t.Errorf("attributes %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("attributes %v, want %v", got, want)
+		}
+	}
+	form.Attributes["discipline"] = "sales"
+	if _, errs := s.ValidateOnboard(form); errs[AttrField("discipline")] == "" {
+		t.Errorf("a value outside the select's options was accepted: %v", errs)
+	}
+}
