@@ -152,7 +152,15 @@ func (a *api) ephemeral(ctx context.Context, channel, user, text string, blocks 
 
 // respond answers through an interaction's response_url (works in DMs and
 // channels the bot is not in).
+//
+// Posts are paced per URL, like chat posts per channel: Slack accepts up
+// to five posts on one response_url within 30 minutes, and its limit is per
+// URL (and channel), not global, so answers to different clicks never wait
+// for each other.
 func (a *api) respond(ctx context.Context, url, text string, blocks []slack.Block, replace bool) error {
+	if err := a.pace(ctx, "response_url "+url); err != nil {
+		return err
+	}
 	m := &slack.WebhookMessage{Text: text, ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: replace}
 	if len(blocks) > 0 {
 		m.Blocks = &slack.Blocks{BlockSet: blocks}

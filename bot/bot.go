@@ -45,6 +45,11 @@ type Config struct {
 	// Digests answers clicks on posted governance digests (nil: digest
 	// buttons are answered with "not enabled").
 	Digests *sh.Digests
+	// ReconnectMin and ReconnectMax bound the wait between Socket Mode
+	// reconnect attempts while Slack is unreachable (exponential, with
+	// jitter; defaults 1 s and 2 min). OutageSummary is when the first
+	// "still unreachable" line is logged (default 1 min; then doubling).
+	ReconnectMin, ReconnectMax, OutageSummary time.Duration
 }
 
 // Sentinel errors of New and Run.
@@ -68,6 +73,11 @@ type Bot struct {
 
 	queue     *queue
 	cardQueue *queue
+	// answers carries the private answers to clicks (response_url posts),
+	// sharded by URL: an answer never waits behind another click's work
+	// or a card edit paced per channel.
+	answers   *queue
+	refreshes sync.Map // approval id -> true while a card refresh is queued
 	dedupe    sync.Map // event_id -> time first seen (fast path before the store)
 	progress  sync.Map // run id -> gatehouse.MessageRef (progress card)
 	finished  sync.Map // run id -> true once its card shows the final state
@@ -75,6 +85,9 @@ type Bot struct {
 	held      sync.Map // batch id -> heldBatch (HR mass changes awaiting IT)
 	syncSem   chan struct{}
 	syncWG    sync.WaitGroup
+
+	outage     *outage
+	sockCancel atomic.Pointer[context.CancelFunc] // ends the current socketmode RunContext
 
 	stateMu   sync.Mutex
 	connects  atomic.Int64
@@ -108,6 +121,15 @@ func New(cfg Config, svc *sh.Service) (*Bot, error) {
 	if cfg.SubmitBudget <= 0 {
 		cfg.SubmitBudget = 2 * time.Second
 	}
+	if cfg.ReconnectMin <= 0 {
+		cfg.ReconnectMin = defaultReconnectMin
+	}
+	if cfg.ReconnectMax < cfg.ReconnectMin {
+		cfg.ReconnectMax = max(defaultReconnectMax, cfg.ReconnectMin)
+	}
+	if cfg.OutageSummary <= 0 {
+		cfg.OutageSummary = defaultOutageSummary
+	}
 	opts := []slack.Option{slack.OptionAppLevelToken(cfg.AppToken)}
 	if cfg.APIURL != "" {
 		u := cfg.APIURL
@@ -122,6 +144,7 @@ func New(cfg Config, svc *sh.Service) (*Bot, error) {
 	c := slack.New(cfg.BotToken, opts...)
 	b := &Bot{cfg: cfg, log: cfg.Log, client: c, svc: svc, now: time.Now, syncSem: make(chan struct{}, 32)}
 	b.api = newAPI(c, cfg.Log)
+	b.outage = &outage{log: cfg.Log, now: time.Now, summary: cfg.OutageSummary}
 	// The queue exists before Run so that notifications from an engine
 	// resuming runs at start-up are not lost; Run (or Close) drains it.
 	b.queue = newQueue(context.Background(), cfg.Workers, cfg.QueueDepth, cfg.JobTimeout, cfg.Log)
@@ -129,6 +152,7 @@ func New(cfg Config, svc *sh.Service) (*Bot, error) {
 	// second per channel; they get their own lane so that a burst of runs
 	// waiting for IT-channel slots never delays an approver's DM or a modal.
 	b.cardQueue = newQueue(context.Background(), 2, cfg.QueueDepth*4, 10*time.Minute, cfg.Log)
+	b.answers = newQueue(context.Background(), cfg.Workers, cfg.QueueDepth, 30*time.Second, cfg.Log)
 	b.dir = newDirectory(b.api, cfg.IT, cfg.HR)
 	if err := b.loadState(); err != nil {
 		b.Close()
@@ -155,6 +179,7 @@ func (b *Bot) Close() {
 		b.syncWG.Wait()
 		b.queue.close()
 		b.cardQueue.close()
+		b.answers.close()
 	})
 }
 
@@ -232,28 +257,42 @@ func (b *Bot) Run(ctx context.Context) error {
 }
 
 // runSocket keeps a Socket Mode connection up. slack-go's RunContext
-// reconnects by itself after drops and disconnect messages and only
-// returns on fatal errors or when ctx ends; anything else it returns is
-// retried here with our own backoff.
+// reconnects by itself after drops and Slack's disconnect messages, but
+// after a failed connection attempt it retries on its own short schedule
+// (from 100 ms, no jitter) and reports every attempt. So a failed attempt
+// (EventTypeConnectionError, see handle) ends that RunContext and the
+// retry happens here: exponential backoff with jitter, capped, and the
+// outage is logged once, then summarized (outage).
 func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) error {
-	backoff := time.Second
+	attempt := 0
 	for {
-		err := sm.RunContext(ctx)
+		connects := b.connects.Load()
+		rctx, cancel := context.WithCancel(ctx)
+		b.sockCancel.Store(&cancel)
+		err := sm.RunContext(rctx)
+		cancel()
+		if b.connects.Load() != connects {
+			attempt = 0 // it was up in between: start the backoff afresh
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		if fatalAuth(err) {
 			return fmt.Errorf("%w: app token: %v", ErrAuth, err)
 		}
-		b.log.Warn().Err(err).Dur("backoff", backoff).Msg("socket mode stopped; reconnecting")
-		t := time.NewTimer(backoff)
+		if !b.outage.down() {
+			// RunContext ended without a failed attempt (an error after
+			// connecting): that is the start of an outage too.
+			b.outage.failed(fmt.Sprint(err))
+		}
+		t := time.NewTimer(backoff(attempt, b.cfg.ReconnectMin, b.cfg.ReconnectMax))
+		attempt++
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C:
 		}
-		backoff = min(backoff*2, time.Minute)
 	}
 }
 
@@ -265,11 +304,17 @@ func (b *Bot) handle(ctx context.Context, sm *socketmode.Client, evt socketmode.
 		b.log.Debug().Msg("socket mode connecting")
 	case socketmode.EventTypeConnected:
 		b.connects.Add(1)
+		b.outage.recovered()
 		b.log.Info().Int64("connects", b.connects.Load()).Msg("socket mode connected")
 	case socketmode.EventTypeHello:
 	case socketmode.EventTypeConnectionError:
-		// One readable line, not slack-go's nested error struct.
-		b.log.Warn().Str("error", fmt.Sprint(evt.Data)).Msg("socket mode connection error; retrying")
+		// One readable cause, not slack-go's nested error struct; the
+		// outage tracker decides whether it is worth a line. Then stop
+		// slack-go's own retry loop: runSocket retries with our backoff.
+		b.outage.failed(connectionCause(evt.Data))
+		if c := b.sockCancel.Load(); c != nil {
+			(*c)()
+		}
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error().Msg("socket mode: invalid auth")
 	case socketmode.EventTypeDisconnect:
@@ -308,6 +353,14 @@ func (b *Bot) handle(ctx context.Context, sm *socketmode.Client, evt socketmode.
 			b.ack(sm, evt.Request, nil)
 		}
 	}
+}
+
+// connectionCause is the readable cause of a failed connection attempt.
+func connectionCause(data any) string {
+	if e, ok := data.(*slack.ConnectionErrorEvent); ok && e.ErrorObj != nil {
+		return e.ErrorObj.Error()
+	}
+	return fmt.Sprint(data)
 }
 
 func (b *Bot) ack(sm *socketmode.Client, req *socketmode.Request, payload any) {

@@ -110,13 +110,26 @@ func (b *Bot) onInteraction(cb slack.InteractionCallback) {
 
 // tell answers the clicking user privately: through the response_url on
 // messages, else by DM (Home tab and modal clicks have no response_url).
+//
+// The answer is posted from the answers lane (sharded by response_url), so
+// the click's own lane — where decisions on one record are serialized —
+// moves on at once.
 func (b *Bot) tell(ctx context.Context, cb slack.InteractionCallback, text string) {
-	if cb.ResponseURL != "" {
-		if err := b.api.respond(ctx, cb.ResponseURL, text, nil, false); err == nil {
-			return
+	send := func(ctx context.Context) {
+		if cb.ResponseURL != "" {
+			if err := b.api.respond(ctx, cb.ResponseURL, text, nil, false); err == nil {
+				return
+			}
 		}
+		b.dmText(ctx, cb.User.ID, text)
 	}
-	b.dmText(ctx, cb.User.ID, text)
+	key := cb.ResponseURL
+	if key == "" {
+		key = "dm:" + cb.User.ID
+	}
+	if err := b.answers.push(job{key: key, name: "answer", fn: send}, 0); err != nil {
+		send(ctx) // full or closing: answer from this lane rather than not at all
+	}
 }
 
 func (b *Bot) dmText(ctx context.Context, user, text string) {
@@ -145,11 +158,11 @@ func (b *Bot) onAction(ctx context.Context, cb slack.InteractionCallback, a slac
 		if err != nil {
 			fail(err)
 			if sh.Stale(err) {
-				b.refreshApproval(ctx, ap.ID) // make sure the card shows the outcome
+				b.refreshApprovalLater(ap.ID) // make sure the card shows the outcome
 			}
 			return
 		}
-		b.refreshApproval(ctx, ap.ID)
+		b.refreshApprovalLater(ap.ID)
 		if ap.Status == gatehouse.ApprovalPending {
 			b.tell(ctx, cb, "Thanks — your approval is recorded; the request waits for a second approver.")
 		}
@@ -310,7 +323,7 @@ func (b *Bot) checkSubmission(ctx context.Context, cb slack.InteractionCallback)
 			if _, err := b.svc.Decide(ctx, actor, id, false, reason); err != nil {
 				report(ctx, err, "deny")
 			}
-			b.refreshApproval(ctx, id)
+			b.refreshApprovalLater(id)
 		}
 	case cards.CallbackTask:
 		note := strings.TrimSpace(value(st, sh.FieldEvidence))
@@ -360,7 +373,19 @@ func (b *Bot) onboardForm(ctx context.Context, st *slack.ViewState) sh.OnboardFo
 		StartDate: value(st, sh.FieldStartDate), Kind: value(st, sh.FieldKind), EndDate: value(st, sh.FieldEndDate),
 		ManagerUserID: value(st, sh.FieldManager),
 	}
+	if st != nil {
+		for block := range st.Values {
+			if name, ok := strings.CutPrefix(block, sh.FieldAttrPrefix); ok && name != "" {
+				if f.Attributes == nil {
+					f.Attributes = map[string]string{}
+				}
+				f.Attributes[name] = value(st, block)
+			}
+		}
+	}
 	if f.ManagerUserID != "" {
+		// users.info through the bot's client (users:read.email): the
+		// manager is recorded by email and need not be known to Gatehouse.
 		f.ManagerEmail, _ = b.dir.EmailOf(ctx, f.ManagerUserID)
 	}
 	return f

@@ -51,6 +51,13 @@ var people = []gatehouse.Identity{
 
 func newHarness(t testing.TB, opts ...func(*lifecycle.Options)) *harness {
 	t.Helper()
+	return newHarnessWith(t, "e2e.yaml", people, opts...)
+}
+
+// newHarnessWith runs the bot with testdata/CONFIG and the given people in
+// the store (none: a fresh install).
+func newHarnessWith(t testing.TB, configFile string, people []gatehouse.Identity, opts ...func(*lifecycle.Options)) *harness {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	srv := slacktest.New(t, slacktest.Config{
@@ -66,11 +73,11 @@ func newHarness(t testing.TB, opts ...func(*lifecycle.Options)) *harness {
 		UserGroups: []slacktest.UserGroup{{ID: "S0HR", Handle: "hr", Users: []string{"U0HR"}}},
 		Logf:       func(string, ...any) {},
 	})
-	raw, err := os.ReadFile(filepath.Join("testdata", "e2e.yaml"))
+	raw, err := os.ReadFile(filepath.Join("testdata", configFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse("e2e.yaml", raw, func(string) (string, bool) { return "", false })
+	cfg, err := config.Parse(configFile, raw, func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatal(err)
 	}

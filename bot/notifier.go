@@ -204,6 +204,22 @@ func (n *Notifier) ApprovalRequested(ctx context.Context, a gatehouse.Approval) 
 	}, nil)
 }
 
+// refreshApprovalLater schedules refreshApproval on the card lane. A burst
+// of clicks on one card coalesces into one edit per pacing slot (Slack
+// allows about one chat.update per second per channel), and the edits
+// never delay the answers to the clicks or the decisions behind them.
+func (b *Bot) refreshApprovalLater(id string) {
+	if _, queued := b.refreshes.LoadOrStore(id, true); queued {
+		return
+	}
+	b.enqueueOn(b.cardQueue, "approval:"+id, "refresh approval", func(ctx context.Context) {
+		// Forget the mark before reading: a change after this point
+		// queues another refresh, one before it is read below.
+		b.refreshes.Delete(id)
+		b.refreshApproval(ctx, id)
+	}, func() { b.refreshes.Delete(id) })
+}
+
 // refreshApproval edits every card of an approval to its stored state.
 func (b *Bot) refreshApproval(ctx context.Context, id string) {
 	a, err := b.svc.Store.GetApproval(id)
@@ -222,8 +238,8 @@ func (b *Bot) refreshApproval(ctx context.Context, id string) {
 // ApprovalDecided edits the cards in place and tells the requester.
 func (n *Notifier) ApprovalDecided(ctx context.Context, a gatehouse.Approval) {
 	b := n.b
-	b.enqueue(a.ID, "approval decided", func(ctx context.Context) {
-		b.refreshApproval(ctx, a.ID)
+	b.refreshApprovalLater(a.ID)
+	b.enqueue("requester:"+a.Requester, "approval decided", func(ctx context.Context) {
 		if cur, err := b.svc.Store.GetApproval(a.ID); err == nil {
 			a = cur
 		}

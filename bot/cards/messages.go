@@ -341,14 +341,20 @@ func Progress(m sh.ProgressModel) []slack.Block {
 	blocks = append(blocks, lineSections("apps", lines, 20, "apps")...)
 
 	if r.Status.Terminal() || r.Status == gatehouse.RunBlocked {
-		ev := fmt.Sprintf("*Evidence:* %d changes applied, %d skipped, %d failed, %d manual.",
-			counts[gatehouse.StepSucceeded], counts[gatehouse.StepSkipped]+counts[gatehouse.StepCancelled],
-			counts[gatehouse.StepFailed], counts[gatehouse.StepEscalated])
+		// The change count comes from one place: the run's evidence
+		// record (its summary), which the audit log and `runs show` print
+		// too. Counting succeeded steps here would also count approvals
+		// and discoveries, and disagree with it.
+		ev := "*Evidence:* "
+		if sum := evidenceSummary(r, m.Steps); sum != "" {
+			ev += esc(clip(sum, 1500)) + "."
+		} else {
+			ev += "_not recorded yet_."
+		}
+		ev += fmt.Sprintf("\n*Steps:* %d skipped, %d failed, %d manual.",
+			counts[gatehouse.StepSkipped]+counts[gatehouse.StepCancelled], counts[gatehouse.StepFailed], counts[gatehouse.StepEscalated])
 		if !r.FinishedAt.IsZero() {
 			ev += " Finished " + when(r.FinishedAt) + "."
-		}
-		if r.Summary != "" {
-			ev += "\n" + esc(clip(r.Summary, 1500))
 		}
 		if r.Status == gatehouse.RunBlocked {
 			ev += "\n:warning: Not complete: open manual tasks keep this person's access paths visible until done."
@@ -357,6 +363,20 @@ func Progress(m sh.ProgressModel) []slack.Block {
 	}
 	blocks = append(blocks, contextMD("meta", "Run "+esc(r.ID), "Updated "+when(m.Now), "Audit: `gatehouse audit --run "+esc(r.ID)+"`"))
 	return blocks
+}
+
+// evidenceSummary is the run's evidence as the engine recorded it: the
+// run's Summary, else the evidence step's result.
+func evidenceSummary(r gatehouse.Run, steps []gatehouse.Step) string {
+	if r.Summary != "" {
+		return r.Summary
+	}
+	for _, s := range steps {
+		if s.Kind == gatehouse.StepEvidence && s.Result["summary"] != "" {
+			return s.Result["summary"]
+		}
+	}
+	return ""
 }
 
 // ProgressText is the notification text of a progress card.
@@ -380,7 +400,7 @@ func Access(m sh.AccessModel) []slack.Block {
 	blocks := []slack.Block{header(whose)}
 	lines := make([]string, 0, len(m.Grants))
 	for _, g := range m.Grants {
-		l := fmt.Sprintf("• `%s` — %s", esc(g.Ref().String()), esc(string(g.Source)))
+		l := fmt.Sprintf("• `%s` — %s", esc(g.Ref().String()), esc(sh.OriginOf(m.Origins, g)))
 		if !g.ExpiresAt.IsZero() {
 			l += ", until " + when(g.ExpiresAt)
 		}

@@ -116,7 +116,7 @@ func Samples() []Sample {
 	blocked := leaver
 	blocked.Status = gatehouse.RunBlocked
 	doneRun := leaver
-	doneRun.Status, doneRun.FinishedAt, doneRun.Summary = gatehouse.RunSucceeded, now.Add(10*time.Minute), "All 6 access paths closed; files transferred to grace@example.com."
+	doneRun.Status, doneRun.FinishedAt, doneRun.Summary = gatehouse.RunSucceeded, now.Add(10*time.Minute), "6 change(s) in 5 app(s); seat cost reclaimed 42.00/month; nothing left open"
 	doneSteps := append([]gatehouse.Step(nil), running...)
 	for i := range doneSteps {
 		doneSteps[i].Status = gatehouse.StepSucceeded
@@ -137,7 +137,10 @@ func Samples() []Sample {
 		{Identity: ada.Key(), App: "okta", Entitlement: "account", Source: gatehouse.SourceBirthright, Reasons: []gatehouse.Reason{{Rule: "everyone"}}, GrantedAt: now},
 		{Identity: ada.Key(), App: "aws", Entitlement: "prod-readonly", Source: gatehouse.SourceRequest, ApprovedBy: []string{"grace@example.com"}, GrantedAt: now, ExpiresAt: now.Add(7 * 24 * time.Hour)},
 		{Identity: ada.Key(), App: "dropbox", Entitlement: "account", Source: gatehouse.SourceDiscovered, GrantedAt: now},
+		{Identity: ada.Key(), App: "aws", Entitlement: "payments-poweruser", Source: gatehouse.SourceBirthright, Reasons: []gatehouse.Reason{{Rule: "payments", Profile: "payments"}}, GrantedAt: now},
 	}
+	origins := map[string]string{"github:engineering": sh.OriginBirthright, "okta:account": sh.OriginBirthright, "aws:prod-readonly": sh.OriginRequest,
+		"dropbox:account": sh.OriginDiscovered, "aws:payments-poweruser": sh.OriginAddOn + " payments"}
 	var manyGrants []gatehouse.Grant
 	var accounts []sh.AccountLine
 	for i := 0; i < 200; i++ {
@@ -148,7 +151,10 @@ func Samples() []Sample {
 		Grants:    append(items, gatehouse.PlannedGrant{App: "okta", Entitlement: "account", Risk: gatehouse.RiskLow, Reasons: []gatehouse.Reason{{Rule: "everyone"}}}),
 		Approvals: []gatehouse.ApprovalRequirement{{App: "github", Entitlement: "payments-admin", Risk: gatehouse.RiskHigh, Approvers: []gatehouse.ApproverRole{gatehouse.ApproverManager}, Required: 1}}}
 	form := sh.OnboardForm{Name: ada.Name, Email: ada.Email, Title: ada.Title, Department: ada.Department, Team: ada.Team,
-		ManagerUserID: "U0GRACE", ManagerEmail: "grace@example.com", Location: "Berlin", StartDate: "2026-12-01", Kind: "employee"}
+		ManagerUserID: "U0GRACE", ManagerEmail: "grace@example.com", Location: "Berlin", StartDate: "2026-12-01", Kind: "employee",
+		Attributes: map[string]string{"discipline": "backend", "seniority": "senior", "cost_center": "R&D 4711"}}
+	attrs := []sh.AttributeInput{{Name: "cost_center"}, {Name: "discipline", Options: []string{"backend", "data", "frontend"}},
+		{Name: "people_manager", Options: []string{"true"}}, {Name: "seniority", Options: []string{"junior", "principal", "senior", "staff"}}}
 	reqApps := []sh.AppChoice{
 		{App: "aws", Title: "AWS", Entitlements: []sh.EntChoice{{Name: "prod-readonly", Risk: gatehouse.RiskMedium}, {Name: "prod-admin", Risk: gatehouse.RiskCritical}}},
 		{App: "github", Title: "GitHub", Entitlements: []sh.EntChoice{{Name: "engineering", Risk: gatehouse.RiskLow}, {Name: "payments-admin", Risk: gatehouse.RiskHigh}}},
@@ -196,7 +202,7 @@ func Samples() []Sample {
 		m("progress_succeeded", Progress(pm(doneRun, doneSteps))),
 		m("progress_joiner_waiting", Progress(pm(joiner, running[:2]))),
 		m("progress_long", Progress(pm(blocked, manySteps))),
-		m("access_self", Access(sh.AccessModel{Identity: ada, Self: true, Grants: grants, Pending: []gatehouse.Approval{pending}, At: now})),
+		m("access_self", Access(sh.AccessModel{Identity: ada, Self: true, Grants: grants, Pending: []gatehouse.Approval{pending}, At: now, Origins: origins})),
 		m("access_other_long", Access(sh.AccessModel{Identity: ada, Grants: manyGrants, At: now})),
 		m("why_rule", Why(sh.WhyModel{Identity: ada, Ref: grants[0].Ref(), Grant: &grants[0], Reasons: rs, Planned: true})),
 		m("why_request", Why(sh.WhyModel{Identity: ada, Ref: grants[2].Ref(), Grant: &grants[2]})),
@@ -206,19 +212,20 @@ func Samples() []Sample {
 		m("held_mass_change", Held(sh.HeldModel{BatchID: "r-01JD0100", Source: "bamboohr", Origin: "sync", Leavers: 14, Movers: 2, Identities: 120, InWindow: 16, Window: 24 * time.Hour, Runs: 16, Reason: "more than 10 people in 24h"})),
 		m("held_released", Held(sh.HeldModel{BatchID: "r-01JD0100", Source: "bamboohr", Origin: "sync", Leavers: 14, Movers: 2, Identities: 120, InWindow: 16, Window: 24 * time.Hour, Runs: 16, Outcome: "released by it-admin@example.com"})),
 		v("modal_onboard_empty", OnboardModal(sh.OnboardModel{Form: sh.OnboardForm{Kind: "employee"}})),
-		v("modal_onboard_preview", OnboardModal(sh.OnboardModel{Form: form, Known: true, Preview: &sh.PlanPreview{Identity: ada, Plan: plan}})),
+		v("modal_onboard_preview", OnboardModal(sh.OnboardModel{Form: form, Known: true, Preview: &sh.PlanPreview{Identity: ada, Plan: plan}, Attributes: attrs})),
 		v("modal_onboard_errors", OnboardModal(sh.OnboardModel{Form: sh.OnboardForm{Name: "Linus", Kind: "contractor", StartDate: "2026-12-01", EndDate: "2026-11-01"},
 			Errors:  sh.FieldErrors{sh.FieldEmail: "Required.", sh.FieldEndDate: "The contract ends before it starts."},
 			Preview: &sh.PlanPreview{Problem: "Fill in email, end_date to see the plan."}})),
 		v("modal_offboard", OffboardModal(sh.OffboardModel{Identity: ada, Now: true, EffectiveAt: now, TransferToEmail: "grace@example.com", TransferToUserID: "U0GRACE",
 			Accounts: []sh.AccountLine{{App: "okta", Title: "Okta", Entitlements: []string{"account"}, Action: "disable"}, {App: "github", Title: "GitHub", Entitlements: []string{"engineering"}, Action: "delete"},
-				{App: "figma", Title: "Figma", Entitlements: []string{"account"}, Action: "manual"}, {App: "dropbox", Title: "dropbox", Entitlements: []string{"account"}, Action: "disable", Discovered: true}}})),
+				{App: "figma", Title: "Figma", Entitlements: []string{"account"}, Action: "manual"}, {App: "dropbox", Title: "Dropbox", Entitlements: []string{"account"}, Action: "disable", Discovered: true},
+				{App: "pagerduty", Title: "PagerDuty", Entitlements: []string{"(search for accounts)"}, Action: "delete", Discovered: true, Searched: true}}})),
 		v("modal_offboard_200_accounts", OffboardModal(sh.OffboardModel{Identity: ada, EffectiveAt: now.Add(72 * time.Hour), Accounts: accounts, OpenRuns: 1})),
 		v("modal_request", RequestModal(sh.RequestModel{Apps: reqApps})),
 		v("modal_deny", DenyModal(pending.ID, "Ada Lovelace: github:payments-admin, aws:prod-readonly")),
 		v("modal_task_done", TaskModal(task.ID, true, task.Title)),
 		v("modal_task_cant_do", TaskModal(task.ID, false, task.Title)),
-		h("home_employee", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0ADA", Email: ada.Email}, Identity: &ada, Grants: grants, Requests: []gatehouse.Approval{pending, denied}, Now: now, Names: names})),
+		h("home_employee", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0ADA", Email: ada.Email}, Identity: &ada, Grants: grants, Requests: []gatehouse.Approval{pending, denied}, Now: now, Names: names, Origins: origins})),
 		h("home_manager", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0GRACE", Email: "grace@example.com"}, ToDecide: []gatehouse.Approval{pending},
 			Manager: &sh.ManagerHome{Reports: []sh.ReportLine{{Identity: ada, Grants: grants}, {Identity: cont}}, Approvals: []gatehouse.Approval{pending}}, Now: now, Names: names})),
 		h("home_it", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0IT", Email: "it-admin@example.com", IT: true}, IT: itHome, Tasks: []gatehouse.Task{task}, Now: now, Names: names})),

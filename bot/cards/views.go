@@ -109,13 +109,59 @@ func OnboardModal(m sh.OnboardModel) slack.ModalViewRequest {
 	blocks = append(blocks,
 		dispatch(input(sh.FieldKind, "Employment type", kind, false, m.Errors)),
 		input(sh.FieldEndDate, "Contract end (contractors)", datePicker(f.EndDate), true, m.Errors),
-		slack.NewActionBlock("preview_actions", button(ActPreview, "preview", "Preview plan", "")),
 	)
+	blocks = append(blocks, attributeInputs(m)...)
+	blocks = append(blocks, slack.NewActionBlock("preview_actions", button(ActPreview, "preview", "Preview plan", "")))
 	if p := m.Preview; p != nil {
 		blocks = append(blocks, slack.NewDividerBlock())
 		blocks = append(blocks, planBlocks(p, MaxViewBlocks-len(blocks)-1)...)
 	}
 	return modal(CallbackOnboard, "Onboard someone", "Start onboarding", "", blocks)
+}
+
+// maxAttributeInputs bounds the attribute inputs so the modal stays within
+// its 100 blocks with the form and a preview.
+const maxAttributeInputs = 20
+
+// attributeInputs asks for the identity attributes the policy's rules
+// read: a select of the values the rules compare against, else a text
+// input. All are optional (a person without the attribute matches no rule
+// that needs it), and a selection refreshes the preview.
+func attributeInputs(m sh.OnboardModel) []slack.Block {
+	if len(m.Attributes) == 0 {
+		return nil
+	}
+	out := []slack.Block{contextMD("attributes", "Attributes your policy's rules read (from HR data when it arrives that way):")}
+	for i, a := range m.Attributes {
+		if i == maxAttributeInputs {
+			out = append(out, contextMD("attributes_more", fmt.Sprintf("_%d more attributes are not asked here; set them in the HR system._", len(m.Attributes)-i)))
+			break
+		}
+		field, label, cur := sh.AttrField(a.Name), attrLabel(a.Name), m.Form.Attributes[a.Name]
+		if len(a.Options) == 0 {
+			out = append(out, textInput(field, label, cur, "", true, false, m.Errors))
+			continue
+		}
+		opts := make([]*slack.OptionBlockObject, 0, len(a.Options))
+		var initial *slack.OptionBlockObject
+		for _, v := range a.Options {
+			o := option(v, v)
+			opts = append(opts, o)
+			if v == cur {
+				initial = o
+			}
+		}
+		el := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Pick "+strings.ToLower(label), MaxPlaceholder), InputAction, opts...)
+		el.InitialOption = initial
+		out = append(out, dispatch(input(field, label, el, true, m.Errors)))
+	}
+	return out
+}
+
+// attrLabel turns an attribute name into a label: people_manager →
+// "People manager".
+func attrLabel(name string) string {
+	return title(strings.NewReplacer("_", " ", "-", " ").Replace(name))
 }
 
 // planBlocks renders a plan preview within budget blocks.
@@ -172,10 +218,18 @@ func OffboardModal(m sh.OffboardModel) slack.ModalViewRequest {
 	}
 	lines := make([]string, 0, len(m.Accounts))
 	for _, a := range m.Accounts {
-		icon := map[string]string{"disable": ":no_entry_sign: disable", "delete": ":wastebasket: delete", "manual": ":memo: manual task"}[a.Action]
+		icon := map[string]string{"disable": ":no_entry_sign: disable", "delete": ":wastebasket: delete", "manual": ":memo: manual task", "revoke": ":scissors: revoke"}[a.Action]
+		if icon == "" {
+			icon = esc(a.Action)
+		}
 		l := fmt.Sprintf("• *%s* — %s — %s", esc(a.Title), icon, esc(clip(strings.Join(a.Entitlements, ", "), 400)))
-		if a.Discovered {
+		if a.Discovered && !a.Searched {
 			l += " _(discovered)_"
+		}
+		// Who receives what: filled per app once lifecycle.OffboardPlan
+		// names a receiver per app (manager → app owner → IT).
+		if a.Receiver != "" {
+			l += " — resources to " + esc(a.Receiver)
 		}
 		lines = append(lines, l)
 	}
@@ -329,7 +383,7 @@ func Home(m sh.HomeModel) slack.HomeTabViewRequest {
 	} else {
 		var l []string
 		for _, g := range m.Grants {
-			s := fmt.Sprintf("• `%s` — %s", esc(g.Ref().String()), esc(string(g.Source)))
+			s := fmt.Sprintf("• `%s` — %s", esc(g.Ref().String()), esc(sh.OriginOf(m.Origins, g)))
 			if !g.ExpiresAt.IsZero() {
 				s += ", until " + when(g.ExpiresAt)
 			}

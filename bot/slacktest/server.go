@@ -191,6 +191,7 @@ type Server struct {
 	eventIDs   map[string]int // event_id -> deliveries sent
 	timers     map[string]*time.Timer
 
+	unavailable   bool // SetUnavailable
 	responseURLs  map[string]*respTarget
 	responsePosts []ResponsePost
 
@@ -309,7 +310,7 @@ func New(tb testing.TB, cfg Config) *Server {
 func (s *Server) track(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
-		if s.closed {
+		if s.closed || s.unavailable {
 			s.mu.Unlock()
 			http.Error(w, "slacktest: server closed", http.StatusServiceUnavailable)
 			return
@@ -367,6 +368,25 @@ func (s *Server) TeamID() string { return s.cfg.TeamID }
 
 // BotUserID returns the bot's user id.
 func (s *Server) BotUserID() string { return s.cfg.BotUserID }
+
+// SetUnavailable simulates Slack being unreachable (an outage, a network
+// partition) while the test's server keeps its state: when down, every
+// live Socket Mode connection is dropped and every request (Web API,
+// apps.connections.open, websocket dials, response_urls) answers 503.
+// SetUnavailable(false) lets clients back in.
+func (s *Server) SetUnavailable(down bool) {
+	s.mu.Lock()
+	s.unavailable = down
+	var conns []*wsConn
+	if down {
+		conns = s.liveConnsLocked()
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.abort()
+	}
+}
 
 // Close drops every websocket connection, stops the HTTP server and waits
 // for every goroutine the server started. It is safe to call twice.
@@ -630,6 +650,23 @@ func (s *Server) ResponsePosts() []ResponsePost {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]ResponsePost(nil), s.responsePosts...)
+}
+
+// WaitForResponse waits for the first post to response_url url (a
+// Delivery's ResponseURL) and returns it; with it a test measures the time
+// from a click (Delivery.Sent) to its answer.
+func (s *Server) WaitForResponse(ctx context.Context, url string) (ResponsePost, error) {
+	var found ResponsePost
+	err := s.waitFor(ctx, func() bool {
+		for _, p := range s.responsePosts {
+			if p.URL == url {
+				found = p
+				return true
+			}
+		}
+		return false
+	})
+	return found, err
 }
 
 // IssueTrigger returns a fresh trigger_id for user, as if they had just

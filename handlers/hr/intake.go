@@ -194,6 +194,13 @@ func (s *Service) refuse(w http.ResponseWriter, log zerolog.Logger, err error) {
 		reason = rj.reason
 	}
 	log.Warn().Int("status", code).Str("reason", reason).Msg("hr webhook refused")
+	if code == http.StatusRequestEntityTooLarge {
+		// The documented answer: a JSON error naming the limit (no secret
+		// in it), so a vendor's delivery log says what to change.
+		msg, _ := json.Marshal(map[string]string{"error": "request body too large", "detail": reason})
+		writeJSON(w, code, string(msg))
+		return
+	}
 	http.Error(w, http.StatusText(code), code)
 }
 
@@ -203,23 +210,41 @@ func writeJSON(w http.ResponseWriter, code int, body string) {
 	_, _ = io.WriteString(w, body)
 }
 
-// readBody reads at most limit bytes; more is 413.
+// maxDiscard bounds how much of an oversized body is read and thrown away
+// before the 413 is sent. Answering while the client is still sending, and
+// closing with its bytes unread, makes the kernel reset the connection: the
+// client sees "connection reset" instead of the documented 413. Beyond this
+// bound the connection is closed anyway (a client sending that much is not
+// a webhook).
+const maxDiscard = 32 << 20
+
+// readBody reads at most limit bytes; more is 413, after reading (and
+// discarding) the rest of the body up to maxDiscard so the client receives
+// the answer.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
+		discard(w, r.Body)
 		return nil, reject(http.StatusRequestEntityTooLarge, "body of %d bytes exceeds body_limit %d", r.ContentLength, limit)
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, reject(http.StatusRequestEntityTooLarge, "body exceeds body_limit %d", limit)
-		}
 		return nil, malformed("read body: %v", err)
+	}
+	if int64(len(b)) > limit {
+		discard(w, r.Body)
+		return nil, reject(http.StatusRequestEntityTooLarge, "body exceeds body_limit %d", limit)
 	}
 	if len(b) == 0 {
 		return nil, malformed("empty body")
 	}
 	return b, nil
+}
+
+// discard drains an unwanted body up to maxDiscard. The connection is not
+// reused after an oversized request.
+func discard(w http.ResponseWriter, body io.Reader) {
+	w.Header().Set("Connection", "close")
+	_, _ = io.CopyN(io.Discard, body, maxDiscard)
 }
 
 func remoteIP(r *http.Request) string {

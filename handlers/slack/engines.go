@@ -84,15 +84,14 @@ func (l Lifecycle) PlanOffboard(ctx context.Context, identityKey string) ([]Acco
 				l.Discovered = false
 			}
 		}
-		if l.Title == "" {
-			l.Title = a.App
-		}
 		seen[a.App] = true
 		out = append(out, l)
 	}
 	for _, app := range p.Discover {
 		if !seen[app] {
-			out = append(out, AccountLine{App: app, Title: app, Entitlements: []string{"(search for accounts)"}, Action: "disable", Discovered: true})
+			// The title and the action (delete for `delete: true` apps)
+			// come from the config: Service.describeLine.
+			out = append(out, AccountLine{App: app, Entitlements: []string{"(search for accounts)"}, Action: "disable", Discovered: true, Searched: true})
 		}
 	}
 	return out, p.TransferTo, nil
@@ -118,6 +117,29 @@ func (r Rules) Plan(ctx context.Context, id gatehouse.Identity, ev gatehouse.Eve
 		now = r.Now()
 	}
 	return r.E.Plan(rules.Input{Identity: id, Event: ev, Now: now})
+}
+
+// OnboardAttributes implements AttributeLister: the attributes the compiled
+// rules read.
+func (r Rules) OnboardAttributes() []AttributeInput {
+	var out []AttributeInput
+	for _, a := range r.E.Attributes() {
+		in := AttributeInput{Name: a.Name}
+		if !a.Open && len(a.Values) <= maxOptions {
+			in.Options = a.Values
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+// maxOptions is Slack's limit of options in a static select.
+const maxOptions = 100
+
+// AttributeLister is implemented by planners that know which identity
+// attributes their rules read (the /onboard modal asks for them).
+type AttributeLister interface {
+	OnboardAttributes() []AttributeInput
 }
 
 // Release implements Holder.

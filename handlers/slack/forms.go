@@ -31,7 +31,16 @@ const (
 	FieldJustification = "justification"
 	FieldReason        = "reason"
 	FieldEvidence      = "evidence"
+	// FieldAttrPrefix + NAME is the field of identity attribute NAME in
+	// the /onboard modal (the attributes the rules read).
+	FieldAttrPrefix = "attr_"
 )
+
+// AttrField is the field key of identity attribute name.
+func AttrField(name string) string { return FieldAttrPrefix + name }
+
+// maxAttr bounds an attribute value typed into the modal.
+const maxAttr = 200
 
 // FieldErrors maps a field key to a user-facing message. Empty means valid.
 type FieldErrors map[string]string
@@ -76,6 +85,9 @@ type OnboardForm struct {
 	StartDate     string // YYYY-MM-DD as the date picker sends it
 	Kind          string // employee | intern | contractor
 	EndDate       string // contract end, required for contractors
+	// Attributes are the identity attributes the rules read (name ->
+	// value, "" = not set), as the modal's attribute inputs carry them.
+	Attributes map[string]string
 }
 
 // EmploymentKinds are the kinds /onboard offers (non-humans are registered
@@ -149,6 +161,21 @@ func (f OnboardForm) Identity(today gatehouse.Date) (gatehouse.Identity, FieldEr
 		errs[FieldEndDate] = "Contractors need a contract end date."
 	}
 	id.EndDate = end
+	for name, v := range f.Attributes {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "":
+			continue
+		case utf8.RuneCountInString(v) > maxAttr:
+			errs[AttrField(name)] = fmt.Sprintf("At most %d characters.", maxAttr)
+		case strings.ContainsAny(v, "\x00\r\n"):
+			errs[AttrField(name)] = "One line, please."
+		}
+		if id.Attributes == nil {
+			id.Attributes = map[string]string{}
+		}
+		id.Attributes[name] = v
+	}
 	id.Normalize()
 	if len(errs) > 0 {
 		return id, errs

@@ -17,6 +17,18 @@ type OnboardModel struct {
 	Known   bool // prefilled from the HR data Gatehouse holds
 	Preview *PlanPreview
 	Errors  FieldErrors
+	// Attributes are the identity attributes the policy's rules read, in
+	// name order: the modal asks for each (its value is Form.Attributes).
+	Attributes []AttributeInput
+}
+
+// AttributeInput is one attribute the /onboard modal asks for.
+type AttributeInput struct {
+	Name string
+	// Options are the values the rules compare it against; the modal
+	// offers them in a select. Empty means a free-text input (the rules
+	// read it in ways a fixed list cannot cover).
+	Options []string
 }
 
 // PlanPreview is the access a submitted form would give, with the reasons.
@@ -32,7 +44,13 @@ type AccountLine struct {
 	Title        string
 	Entitlements []string
 	Discovered   bool   // found in the app, never granted by Gatehouse
-	Action       string // disable, delete, or manual (no API: a task for the app owner)
+	Action       string // disable, delete, revoke, or manual (no API: a task for the app owner)
+	Searched     bool   // no account recorded: the app is searched for one at leave time
+	// Receiver is who receives the leaver's files and resources in this
+	// app, when the plan says so per app (lifecycle.OffboardPlan's
+	// fallback ladder: manager → app owner → IT). "" = the modal's
+	// TransferToEmail, or nothing to transfer.
+	Receiver string
 }
 
 // OffboardModel is the /offboard confirmation modal.
@@ -53,6 +71,9 @@ type AccessModel struct {
 	Grants   []gatehouse.Grant    // active
 	Pending  []gatehouse.Approval // requests waiting for a decision
 	At       time.Time
+	// Origins maps a grant's ref (APP:ENT) to how it came to be held
+	// (GrantOrigin); a missing entry renders the grant's Source.
+	Origins map[string]string
 }
 
 // WhyModel answers /access why APP[:ENT].
@@ -164,6 +185,17 @@ type HomeModel struct {
 	Now      time.Time
 	// Names maps identity keys in the lists above to display names.
 	Names map[string]string
+	// Origins maps the viewer's grants (APP:ENT) to how they came to be
+	// held (GrantOrigin); a missing entry renders the grant's Source.
+	Origins map[string]string
+}
+
+// OriginOf returns the label of g in origins, else its Source.
+func OriginOf(origins map[string]string, g gatehouse.Grant) string {
+	if o := origins[g.Ref().String()]; o != "" {
+		return o
+	}
+	return string(g.Source)
 }
 
 // Name returns the display name of an identity key, or the key.

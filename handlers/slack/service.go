@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -185,7 +186,7 @@ func (s *Service) Onboard(ctx context.Context, actor Actor, text string) (Onboar
 	if err != nil {
 		return OnboardModel{}, err
 	}
-	m := OnboardModel{Form: OnboardForm{Email: args.Email, Kind: string(gatehouse.KindEmployee)}}
+	m := OnboardModel{Form: OnboardForm{Email: args.Email, Kind: string(gatehouse.KindEmployee)}, Attributes: s.attributeInputs()}
 	if args.Email == "" {
 		return m, nil
 	}
@@ -200,7 +201,12 @@ func (s *Service) Onboard(ctx context.Context, actor Actor, text string) (Onboar
 	m.Form = OnboardForm{
 		Name: id.Name, Email: id.Email, Title: id.Title, Department: id.Department, Team: id.Team,
 		ManagerEmail: id.ManagerEmail, Location: id.Location, StartDate: id.StartDate.String(),
-		Kind: string(id.Kind), EndDate: id.EndDate.String(),
+		Kind: string(id.Kind), EndDate: id.EndDate.String(), Attributes: map[string]string{},
+	}
+	for _, a := range m.Attributes {
+		if v := id.Attributes[a.Name]; v != "" {
+			m.Form.Attributes[a.Name] = v
+		}
 	}
 	if id.ManagerEmail != "" && s.Directory != nil {
 		m.Form.ManagerUserID, _ = s.Directory.UserIDOf(ctx, id.ManagerEmail)
@@ -208,17 +214,24 @@ func (s *Service) Onboard(ctx context.Context, actor Actor, text string) (Onboar
 	return m, nil
 }
 
-// ValidateOnboard checks a submitted form: field errors, and a manager
-// Gatehouse must know. It is fast (store reads only) so package bot can run
-// it before acking the submission and answer with inline errors.
+// ValidateOnboard checks a submitted form's fields. It is fast (no network,
+// no engine) so package bot can run it before acking the submission and
+// answer with inline errors.
+//
+// The manager need not be known to Gatehouse yet: on a fresh install nobody
+// is, and the first people are onboarded from Slack. Package bot resolved
+// the picked Slack user to their email (users.info); that email is recorded
+// as the manager, and approvals addressed to the manager reach that Slack
+// user (users.lookupByEmail finds them by the same email).
 func (s *Service) ValidateOnboard(form OnboardForm) (gatehouse.Identity, FieldErrors) {
 	id, errs := form.Identity(s.today())
 	if errs == nil {
 		errs = FieldErrors{}
 	}
-	if id.ManagerEmail != "" && errs[FieldManager] == "" {
-		if _, err := s.Store.IdentityByEmail(id.ManagerEmail); errors.Is(err, store.ErrNotFound) {
-			errs[FieldManager] = fmt.Sprintf("Gatehouse does not know %s as an employee; pick their manager from HR's records.", id.ManagerEmail)
+	for _, a := range s.attributeInputs() {
+		v := id.Attributes[a.Name]
+		if v != "" && len(a.Options) > 0 && !slices.Contains(a.Options, v) && errs[AttrField(a.Name)] == "" {
+			errs[AttrField(a.Name)] = fmt.Sprintf("Pick one of %s.", strings.Join(a.Options, ", "))
 		}
 	}
 	if len(errs) == 0 {
@@ -227,10 +240,19 @@ func (s *Service) ValidateOnboard(form OnboardForm) (gatehouse.Identity, FieldEr
 	return id, errs
 }
 
+// attributeInputs lists the attributes the rules read, when the planner
+// can say.
+func (s *Service) attributeInputs() []AttributeInput {
+	if l, ok := s.Planner.(AttributeLister); ok {
+		return l.OnboardAttributes()
+	}
+	return nil
+}
+
 // PreviewOnboard plans the access a form would give, for the modal's
 // "Preview plan" button. Incomplete forms get a hint instead of a plan.
 func (s *Service) PreviewOnboard(ctx context.Context, actor Actor, form OnboardForm) OnboardModel {
-	m := OnboardModel{Form: form}
+	m := OnboardModel{Form: form, Attributes: s.attributeInputs()}
 	id, errs := s.ValidateOnboard(form)
 	if errs != nil {
 		m.Preview = &PlanPreview{Identity: id, Problem: "Fill in " + strings.Join(errs.Keys(), ", ") + " to see the plan."}
@@ -256,7 +278,21 @@ func (s *Service) SubmitOnboard(ctx context.Context, actor Actor, form OnboardFo
 		return gatehouse.Run{}, errs
 	}
 	if old, err := s.Store.IdentityByEmail(id.Email); err == nil {
-		id.ID, id.EmployeeID, id.SlackUserID, id.TimeZone, id.Attributes = old.ID, old.EmployeeID, old.SlackUserID, old.TimeZone, old.Attributes
+		id.ID, id.EmployeeID, id.SlackUserID, id.TimeZone = old.ID, old.EmployeeID, old.SlackUserID, old.TimeZone
+		// Attributes the form asked for are the form's; others (from HR)
+		// are kept.
+		attrs := maps.Clone(old.Attributes)
+		if attrs == nil {
+			attrs = map[string]string{}
+		}
+		for _, a := range s.attributeInputs() {
+			delete(attrs, a.Name)
+		}
+		maps.Copy(attrs, id.Attributes)
+		if len(attrs) == 0 {
+			attrs = nil
+		}
+		id.Attributes = attrs
 	}
 	now := s.now()
 	ev := gatehouse.Event{
@@ -306,6 +342,9 @@ func (s *Service) OffboardPlan(ctx context.Context, id gatehouse.Identity, at ti
 		if err != nil {
 			return OffboardModel{}, err
 		}
+		for i := range accounts {
+			s.describeLine(&accounts[i])
+		}
 		return s.finishOffboard(ctx, OffboardModel{Identity: id, EffectiveAt: at, Now: now, Accounts: accounts, TransferToEmail: to})
 	}
 	grants, err := s.Store.Grants(id.Key())
@@ -349,6 +388,36 @@ func (s *Service) OffboardPlan(ctx context.Context, id gatehouse.Identity, at ti
 	sort.Slice(m.Accounts, func(i, j int) bool { return m.Accounts[i].App < m.Accounts[j].App })
 	m.TransferToEmail = id.ManagerEmail
 	return s.finishOffboard(ctx, m)
+}
+
+// describeLine gives an account line its app's configured title (every
+// line, discovered or granted, is listed by title) and, for apps the
+// engine only searches (no recorded grant yet), the action leaving takes
+// there: delete for `delete: true` apps, a manual task for manual ones
+// (for recorded accounts the engine's own plan already says).
+func (s *Service) describeLine(l *AccountLine) {
+	if l.Title == "" || l.Title == l.App {
+		l.Title = appTitle(s.Config, l.App)
+	}
+	if s.Config == nil {
+		return
+	}
+	app, ok := s.Config.Apps[l.App]
+	if !ok {
+		return
+	}
+	switch {
+	case l.Action == "":
+		l.Action = "disable"
+		fallthrough
+	case l.Action == "disable" && l.Searched:
+		switch {
+		case app.Connector == "manual":
+			l.Action = "manual"
+		case app.Delete:
+			l.Action = "delete"
+		}
+	}
 }
 
 func (s *Service) finishOffboard(ctx context.Context, m OffboardModel) (OffboardModel, error) {
@@ -490,6 +559,9 @@ func (s *Service) Access(ctx context.Context, actor Actor, text string) (AccessR
 		return AccessResult{}, err
 	}
 	if args.Verb == AccessWhy {
+		if err := s.checkWhyRef(id, args.Ref); err != nil {
+			return AccessResult{}, err
+		}
 		w, err := s.Why(ctx, id, args.Ref)
 		if err != nil {
 			return AccessResult{}, err
@@ -504,7 +576,7 @@ func (s *Service) Access(ctx context.Context, actor Actor, text string) (AccessR
 	if err != nil {
 		return AccessResult{}, fmt.Errorf("pending approvals of %s: %w", id.Key(), err)
 	}
-	return AccessResult{Access: &AccessModel{Identity: id, Self: self, Grants: grants, Pending: pending, At: s.now()}}, nil
+	return AccessResult{Access: &AccessModel{Identity: id, Self: self, Grants: grants, Pending: pending, At: s.now(), Origins: s.origins(grants)}}, nil
 }
 
 func (s *Service) self(actor Actor) (gatehouse.Identity, error) {
@@ -521,6 +593,15 @@ func (s *Service) self(actor Actor) (gatehouse.Identity, error) {
 	return id, nil
 }
 
+// origins labels each grant with how it came to be held.
+func (s *Service) origins(gs []gatehouse.Grant) map[string]string {
+	out := make(map[string]string, len(gs))
+	for _, g := range gs {
+		out[g.Ref().String()] = GrantOrigin(g, s.Config)
+	}
+	return out
+}
+
 func (s *Service) activeGrants(key string) ([]gatehouse.Grant, error) {
 	all, err := s.Store.Grants(key)
 	if err != nil {
@@ -535,6 +616,26 @@ func (s *Service) activeGrants(key string) ([]gatehouse.Grant, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Ref().Less(out[j].Ref()) })
 	return out, nil
+}
+
+// checkWhyRef refuses a ref the configuration does not know (a typo gets
+// a did-you-mean), unless the person holds it (a discovered account in an
+// app or entitlement that is not configured is still worth explaining).
+func (s *Service) checkWhyRef(id gatehouse.Identity, ref gatehouse.EntitlementRef) error {
+	err := unknownRef(s.Config, ref)
+	if err == nil {
+		return nil
+	}
+	grants, gerr := s.activeGrants(id.Key())
+	if gerr != nil {
+		return gerr
+	}
+	for _, g := range grants {
+		if g.App == ref.App && g.Entitlement == ref.Entitlement {
+			return nil
+		}
+	}
+	return err
 }
 
 // Why explains one entitlement: the stored grant's reasons, else what the
@@ -688,8 +789,13 @@ func (s *Service) CheckApprover(actor Actor, a gatehouse.Approval) error {
 		if id, err := s.Store.GetIdentity(a.IdentityKey); err == nil {
 			subject = id.Email
 		}
-		if strings.EqualFold(email, a.Requester) || strings.EqualFold(email, subject) || strings.EqualFold(email, a.IdentityKey) {
+		switch {
+		case strings.EqualFold(email, subject) || strings.EqualFold(email, a.IdentityKey):
 			return s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, "You cannot approve your own access; the request stays with its approvers.")
+		case strings.EqualFold(email, a.Requester):
+			// Four eyes: whoever asked for someone else's access is not
+			// the one who approves it.
+			return s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, "You cannot approve a request you made; the request stays with its other approvers.")
 		}
 	}
 	if email == "" || !slices.ContainsFunc(a.Approvers, func(x string) bool { return strings.EqualFold(x, email) }) {
@@ -735,7 +841,11 @@ func (s *Service) Decide(ctx context.Context, actor Actor, approvalID string, ap
 		case errors.Is(err, ErrNotApprover):
 			return a, s.refuse(actor, ErrNotApprover, "approval", a.ID, a.IdentityKey, "You are not an approver of this request; nothing was changed.")
 		case errors.Is(err, ErrSelfApproval):
-			return a, s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, "You cannot approve your own access.")
+			msg := "You cannot approve your own access."
+			if strings.EqualFold(actor.Email, a.Requester) && !strings.EqualFold(actor.Email, a.IdentityKey) {
+				msg = "You cannot approve a request you made."
+			}
+			return a, s.refuse(actor, ErrSelfApproval, "approval", a.ID, a.IdentityKey, msg)
 		case errors.Is(err, ErrAlreadyDecided):
 			return a, userErr(ErrAlreadyDecided, "This request was already decided; nothing was changed.")
 		case errors.Is(err, ErrExpired):
@@ -808,6 +918,7 @@ func (s *Service) Home(ctx context.Context, actor Actor) (HomeModel, error) {
 			if m.Grants, err = s.activeGrants(id.Key()); err != nil {
 				return m, err
 			}
+			m.Origins = s.origins(m.Grants)
 			all, err := s.Store.ListApprovals(store.ApprovalFilter{IdentityKey: id.Key(), Limit: 20})
 			if err != nil {
 				return m, fmt.Errorf("requests of %s: %w", email, err)

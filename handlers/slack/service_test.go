@@ -153,17 +153,24 @@ func (d dirFunc) EmailOf(_ context.Context, uid string) (string, error) {
 }
 func (d dirFunc) UserIDOf(context.Context, string) (string, error) { return "", ErrNotFound }
 
-func TestValidateOnboardKnowsTheManager(t *testing.T) {
+// TestValidateOnboardAcceptsAnyManager: on a fresh install no manager is a
+// Gatehouse identity yet; a manager picked in Slack (resolved to an email)
+// is accepted and recorded. A pick without an email, or the person as
+// their own manager, is refused.
+func TestValidateOnboardAcceptsAnyManager(t *testing.T) {
 	s, _ := newService(t)
 	form := OnboardForm{Name: "Linus", Email: "linus@example.com", StartDate: "2026-12-01", Kind: "employee"}
 	for _, tc := range []struct {
-		manager string
-		bad     bool
-	}{{"", false}, {"grace@example.com", false}, {"ghost@example.com", true}} {
-		form.ManagerEmail = tc.manager
-		_, errs := s.ValidateOnboard(form)
+		userID, manager string
+		bad             bool
+	}{{"", "", false}, {"U1", "grace@example.com", false}, {"U2", "ghost@example.com", false}, {"U3", "", true}, {"U4", "linus@example.com", true}} {
+		form.ManagerUserID, form.ManagerEmail = tc.userID, tc.manager
+		id, errs := s.ValidateOnboard(form)
 		if (errs[FieldManager] != "") != tc.bad {
 			t.Errorf("manager %q: errors %v", tc.manager, errs)
+		}
+		if !tc.bad && id.ManagerEmail != tc.manager {
+			t.Errorf("manager %q recorded as %q", tc.manager, id.ManagerEmail)
 		}
 	}
 }
