@@ -626,3 +626,39 @@ func TestErrorClassification(t *testing.T) {
 		t.Fatalf("duplicate create: %v", err)
 	}
 }
+
+var fixedNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+func TestQuoteRoundTrip(t *testing.T) {
+	for _, s := range []string{`plain@example.com`, `o"brien@example.com`, `back\slash`, `"\"`, "tab\there"} {
+		q := quote(s)
+		inner := q[1 : len(q)-1]
+		// Every quote inside is escaped, so the literal cannot end early.
+		for i := 0; i < len(inner); i++ {
+			if inner[i] == '\\' {
+				i++
+				continue
+			}
+			if inner[i] == '"' {
+				t.Fatalf("quote(%q) = %s leaves a bare quote", s, q)
+			}
+		}
+	}
+}
+
+func TestNextLink(t *testing.T) {
+	for _, tc := range []struct {
+		hdr  []string
+		want string
+	}{
+		{[]string{`<https://a.okta.com/api/v1/users?limit=2>; rel="self"`, `<https://a.okta.com/api/v1/users?after=00u2&limit=2>; rel="next"`}, "https://a.okta.com/api/v1/users?after=00u2&limit=2"},
+		{[]string{`<https://a.okta.com/x?a=1,2>; rel="self", <https://a.okta.com/x?after=b>; rel="next"`}, "https://a.okta.com/x?after=b"},
+		{[]string{`<https://a.okta.com/x>; rel="self"`}, ""},
+		{[]string{`garbage`}, ""},
+	} {
+		h := http.Header{"Link": tc.hdr}
+		if got := nextLink(h); got != tc.want {
+			t.Errorf("nextLink(%q) = %q, want %q", tc.hdr, got, tc.want)
+		}
+	}
+}
