@@ -99,7 +99,7 @@ type Entry struct {
 // Fault is an injected failure for the next Count requests whose path has
 // Prefix ("" matches all).
 type Fault struct {
-	Status int           // 429, 500, 503…
+	Status int           // 429, 403 (E0000006), 500, 503…
 	Reset  time.Time     // X-Rate-Limit-Reset of a 429 (default now+1s)
 	Delay  time.Duration // sleep before answering (a timeout when long)
 	Prefix string
@@ -294,6 +294,15 @@ func (s *Server) TokenRequests() int {
 	return s.tokenReqs
 }
 
+// RevokeAccessTokens invalidates every OAuth access token issued so far, as
+// an admin revoking the service app's tokens would: the next API call with
+// one gets 401 invalid_token.
+func (s *Server) RevokeAccessTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tokens)
+}
+
 // Log returns the request log, oldest first.
 func (s *Server) Log() []Entry {
 	s.mu.Lock()
@@ -403,7 +412,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			validate = false
 		case fault != nil && fault.Status != 0:
 			s.injected(fault, a)
-			validate = fault.Status == http.StatusTooManyRequests
+			validate = fault.Status == http.StatusTooManyRequests || fault.Status == http.StatusForbidden
 		case s.overLimit():
 			s.injected(&Fault{Status: http.StatusTooManyRequests, Reset: s.windowEnd()}, a)
 		default:
@@ -411,6 +420,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				s.mu.Lock()
 				s.handle(r, ri.op.OperationID, params, body, a)
 				s.mu.Unlock()
+			} else if a.status == http.StatusUnauthorized {
+				// Okta's gateway answers a bad credential before any
+				// operation runs; the description declares no 401s.
+				validate = false
 			}
 		}
 		if validate && ok {
@@ -466,6 +479,8 @@ func (s *Server) injected(f *Fault, a *answer) {
 		a.header.Set("X-Rate-Limit-Remaining", "0")
 		a.header.Set("X-Rate-Limit-Reset", strconv.FormatInt(reset.Unix(), 10))
 		a.oktaError(http.StatusTooManyRequests, "E0000047", "API call exceeded rate limit due to too many requests.")
+	case http.StatusForbidden:
+		a.oktaError(http.StatusForbidden, "E0000006", "You do not have permission to perform the requested action")
 	default:
 		a.oktaError(f.Status, "E0000009", "Internal Server Error")
 	}

@@ -47,6 +47,11 @@ func send(t *testing.T, s *Server, method, path, body string) int {
 		t.Fatal(err)
 	}
 	res.Body.Close()
+	for _, h := range []string{"X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"} {
+		if res.Header.Get(h) == "" {
+			t.Errorf("%s %s: answer without %s", method, path, h)
+		}
+	}
 	return res.StatusCode
 }
 
