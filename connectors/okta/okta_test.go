@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -701,5 +702,47 @@ func BenchmarkEnsureAccount(b *testing.B) {
 		if _, err := c.EnsureAccount(context.Background(), ref(fmt.Sprintf("bench%d", i))); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPrivateKeyFileAndAppByID(t *testing.T) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	f := newFixture(t, oktatest.Options{ClientID: "0oafakeserviceapp001", PublicKey: &key.PublicKey, Scopes: allScopes})
+	path := t.TempDir() + "/okta.pem"
+	if err := os.WriteFile(path, []byte(pemKey(t, key)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y := fmt.Sprintf("org_url: %s\nauth:\n  type: oauth2\n  client_id: 0oafakeserviceapp001\n  private_key_file: %s\n", f.URL, path)
+	app := appConfig(t, y, false)
+	app.Entitlements["wiki-by-id"] = &config.Entitlement{Kind: gatehouse.EntLicense, Resource: "app:" + f.wiki}
+	conn, err := New(app, connectors.Deps{Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conn.(*Connector)
+	a, err := c.EnsureAccount(ctx(t), ref("byid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := gatehouse.Entitlement{Name: "wiki-by-id", Kind: gatehouse.EntLicense, Resource: "app:" + f.wiki}
+	if err := c.Grant(ctx(t), ref("byid"), byID); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.AppsOf(a.ID); !slices.Equal(got, []string{"Wiki"}) {
+		t.Fatalf("apps %v, want [Wiki]", got)
+	}
+	for _, e := range f.Log() {
+		if e.Path == "/api/v1/apps" {
+			t.Fatalf("an app id was looked up by label: %v", e)
+		}
+	}
+	if err := c.Revoke(ctx(t), ref("byid"), byID); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Revoke(ctx(t), ref("byid"), byID); err != nil {
+		t.Fatalf("second revoke: %v", err)
+	}
+	if got := f.AppsOf(a.ID); len(got) != 0 {
+		t.Fatalf("apps %v after revoke", got)
 	}
 }
