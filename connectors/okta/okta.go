@@ -124,6 +124,7 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 		errs.Add(pos, key+".org_url", "org_url %q must be the org's base URL, e.g. https://acme.okta.com", s.OrgURL)
 	}
 	var sg *signer
+	var keyErr error
 	switch s.Auth.Type {
 	case "ssws":
 		if !s.Auth.Token.IsSet() {
@@ -135,10 +136,10 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 		}
 		if !s.Auth.PrivateKey.IsSet() {
 			errs.Add(pos, key+".auth.private_key", "oauth2 auth needs private_key (PEM; private_key_file works)")
-		} else if v, err := s.Auth.PrivateKey.Value(); err == nil {
-			if sg, err = parsePrivateKey(v, s.Auth.KeyID); err != nil {
-				errs.Add(pos, key+".auth.private_key", "%v", err)
-			}
+		} else if v, err := s.Auth.PrivateKey.Value(); err != nil {
+			keyErr = err // reported after the settings errors, as config.ErrSecretUnresolved
+		} else if sg, err = parsePrivateKey(v, s.Auth.KeyID); err != nil {
+			errs.Add(pos, key+".auth.private_key", "%v", err)
 		}
 		if s.Auth.TokenURL != "" {
 			if u, err := url.Parse(s.Auth.TokenURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
@@ -229,6 +230,9 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
+	}
+	if keyErr != nil {
+		return nil, fmt.Errorf("okta %s: private key: %w", app.Name, keyErr)
 	}
 	timeout := s.Timeout
 	if timeout == 0 {

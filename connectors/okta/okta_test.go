@@ -746,3 +746,22 @@ func TestPrivateKeyFileAndAppByID(t *testing.T) {
 		t.Fatalf("apps %v after revoke", got)
 	}
 }
+
+// An unset credential must surface as config.ErrSecretUnresolved, which
+// `gatehouse check` reports as a warning, and never build a connector
+// without its key.
+func TestUnresolvedSecrets(t *testing.T) {
+	for _, y := range []string{
+		"org_url: https://acme.okta.com\nauth: {type: ssws, token: \"${OKTA_UNSET_FOR_TEST}\"}\n",
+		"org_url: https://acme.okta.com\nauth: {type: oauth2, client_id: x, private_key: \"${OKTA_UNSET_FOR_TEST}\"}\n",
+	} {
+		s, err := config.NewSettings(y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := New(&config.App{Name: "okta", Settings: s}, connectors.Deps{Logger: zerolog.Nop()})
+		if !errors.Is(err, config.ErrSecretUnresolved) || c != nil {
+			t.Fatalf("%s: connector %v, error %v; want ErrSecretUnresolved", y, c, err)
+		}
+	}
+}
