@@ -120,7 +120,7 @@ func TestCheckBroken(t *testing.T) {
 	bad := `version: 1
 admins: {it: [U0IT00001]}
 apps:
-  okta: {connector: okta, owner: it@example.com}
+  okta: {connector: simulated, owner: it@example.com}
   gh: {connector: gitlab, owner: gh@example.com}
 profiles:
   p: {grants: [okta, gh:admin]}
@@ -216,7 +216,7 @@ func TestCheckWarnsAboutNilPrevious(t *testing.T) {
 	text := `version: 1
 admins: {it: [U0IT00001]}
 apps:
-  okta: {connector: okta, owner: it@example.com}
+  okta: {connector: simulated, owner: it@example.com}
 profiles:
   p: {grants: [okta]}
 rules:
