@@ -503,7 +503,7 @@ var nickRE = regexp.MustCompile(`[^A-Za-z0-9._'-]`)
 // the characters Graph refuses there.
 func mailNickname(upn string) string {
 	local := upn
-	if i := strings.IndexByte(upn, '@'); i > 0 {
+	if i := strings.IndexByte(upn, '@'); i >= 0 {
 		local = upn[:i]
 	}
 	n := nickRE.ReplaceAllString(local, "")

@@ -174,6 +174,19 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.log)
 }
 
+// IssuedTokens returns the access tokens the token endpoint issued (still
+// valid), so tests can check none is leaked.
+func (s *Server) IssuedTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.tokens))
+	for t := range s.tokens {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // AddUser stores u (an id is assigned when empty) and returns its id.
 func (s *Server) AddUser(u User) string {
 	s.mu.Lock()
@@ -220,7 +233,11 @@ func (s *Server) Users() []User {
 }
 
 // Deleted reports whether the user id is in deletedItems.
-func (s *Server) Deleted(id string) bool { s.mu.Lock(); defer s.mu.Unlock(); return s.deleted[id] != nil }
+func (s *Server) Deleted(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deleted[id] != nil
+}
 
 // GroupsOf returns the display names of the groups userID belongs to.
 func (s *Server) GroupsOf(userID string) []string {
