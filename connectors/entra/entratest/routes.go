@@ -3,10 +3,14 @@ package entratest
 import "strings"
 
 // route is one Microsoft Graph v1.0 operation the fake serves. The entity
-// shapes come from the registry package (see Schema); the microsoft-graph-types
-// package has no paths, so the paths, methods, bodies and application
-// permissions below are transcribed from Microsoft's Graph v1.0 REST reference,
-// one page per operation (learn.microsoft.com/graph/api/DOC?view=graph-rest-1.0).
+// shapes come from microsoft-graph-types (see Schema). The /users routes are
+// checked at load against the Kiota-generated users API
+// (@microsoft/msgraph-sdk-users, generated from Graph's OpenAPI description):
+// path, method, body and response types, and their query options come from
+// it. Microsoft publishes no such package for /groups, so those paths and
+// every route's application permissions are transcribed from Microsoft's
+// Graph v1.0 REST reference, one page per operation
+// (learn.microsoft.com/graph/api/DOC?view=graph-rest-1.0).
 type route struct {
 	method  string
 	pattern string // segments; {x} matches one segment
@@ -21,7 +25,8 @@ type route struct {
 	// perms lists the application permissions any one of which allows the
 	// call, least privileged first (the reference page's permission table).
 	perms []string
-	// query lists the OData query options the operation documents.
+	// query lists the OData query options the operation documents (the
+	// Kiota template's replace it for /users routes).
 	query []string
 }
 

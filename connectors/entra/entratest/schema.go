@@ -26,6 +26,9 @@ const SchemaRelPath = ".ci/specs/entra/node_modules/@microsoft/microsoft-graph-t
 type Schema struct {
 	ifaces map[string]*iface
 	enums  map[string]map[string]bool
+	// query holds the OData query options of the /users paths, from the
+	// Kiota users API, by route pattern.
+	query map[string]map[string]bool
 }
 
 type iface struct {
@@ -322,33 +325,51 @@ var (
 	schemaErr  error
 )
 
-// LoadSchema finds the installed description by walking up from the
-// working directory to go.mod, parses it once per process and returns it.
+// repoRoot walks up from the working directory to the directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory: %w", ErrSchemaMissing)
+		}
+		dir = parent
+	}
+}
+
+// LoadSchema finds the installed descriptions from the repository root,
+// parses the entity types, checks the route table's /users operations
+// against the Kiota users API (keeping their query options), once per
+// process.
 func LoadSchema() (*Schema, error) {
 	schemaOnce.Do(func() {
-		dir, err := os.Getwd()
+		root, err := repoRoot()
 		if err != nil {
 			schemaErr = err
 			return
 		}
-		for {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				break
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				schemaErr = fmt.Errorf("no go.mod above the working directory: %w", ErrSchemaMissing)
-				return
-			}
-			dir = parent
-		}
-		path := filepath.Join(dir, SchemaRelPath)
+		path := filepath.Join(root, SchemaRelPath)
 		b, err := os.ReadFile(path)
 		if err != nil {
 			schemaErr = fmt.Errorf("%s: %w (%v)", path, ErrSchemaMissing, err)
 			return
 		}
-		schemaVal, schemaErr = ParseSchema(string(b))
+		sch, err := ParseSchema(string(b))
+		if err != nil {
+			schemaErr = err
+			return
+		}
+		if sch.query, err = checkRoutesAgainstKiota(root); err != nil {
+			schemaErr = err
+			return
+		}
+		schemaVal = sch
 	})
 	return schemaVal, schemaErr
 }
