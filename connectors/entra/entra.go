@@ -470,7 +470,11 @@ func (c *Connector) create(ctx context.Context, op string, ref gatehouse.Account
 	}
 	set("givenName", ref.GivenName)
 	set("surname", ref.FamilyName)
-	set("mail", ref.Email)
+	// mail is set only on the UPN's own domain, which the tenant has
+	// verified (the UPN would be refused otherwise); another domain may not be.
+	if email := strings.ToLower(strings.TrimSpace(ref.Email)); domainOf(email) != "" && domainOf(email) == domainOf(upn) {
+		body["mail"] = email
+	}
 	set("employeeId", ref.EmployeeID)
 	set("jobTitle", ref.Title)
 	set("department", ref.Department)
@@ -495,6 +499,13 @@ func (c *Connector) create(ctx context.Context, op string, ref gatehouse.Account
 		return nil, gatehouse.Retryable(fmt.Errorf("%s: %w", op, err))
 	}
 	return u, nil
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return addr[i+1:]
+	}
+	return ""
 }
 
 var nickRE = regexp.MustCompile(`[^A-Za-z0-9._'-]`)

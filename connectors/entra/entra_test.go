@@ -149,6 +149,29 @@ func TestEnsureAccountCreatesWhatGraphRequires(t *testing.T) {
 	}
 }
 
+func TestUPNDomain(t *testing.T) {
+	f := newFixture(t)
+	c := f.conn(t, "upn_domain: contoso.onmicrosoft.com\n", false)
+	a, err := c.EnsureAccount(ctx(t), ref("ada"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := f.srv.User(a.ID)
+	if u.UserPrincipalName != "ada@contoso.onmicrosoft.com" || u.Mail != "" {
+		t.Errorf("upn %q mail %q: want the tenant domain and no mail on another domain", u.UserPrincipalName, u.Mail)
+	}
+	if b, err := c.EnsureAccount(ctx(t), ref("ada")); err != nil || b.ID != a.ID {
+		t.Errorf("again: %v %v", b.ID, err)
+	}
+	same, err := f.conn(t, "", false).EnsureAccount(ctx(t), ref("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := f.srv.User(same.ID); u.Mail != "bob@example.com" {
+		t.Errorf("mail %q, want it set on the UPN's domain", u.Mail)
+	}
+}
+
 // TestFilterEscapesApostrophes: an OData string literal doubles quotes; an
 // unescaped O'Brien breaks the filter (the fake refuses it as Graph does).
 func TestFilterEscapesApostrophes(t *testing.T) {
