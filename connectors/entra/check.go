@@ -62,38 +62,13 @@ func (c *Connector) missing(roles []string) []string {
 	return out
 }
 
-// fetchToken asks the token endpoint for a token as the connector does,
-// to read the roles claim.
-func (c *Connector) fetchToken(ctx context.Context) (string, error) {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.s.ClientID}, "client_secret": {c.secret}, "scope": {graphScope}}
-	path := c.tokenURL.EscapedPath()
-	if c.tokenURL.RawQuery != "" {
-		path += "?" + c.tokenURL.RawQuery
-	}
-	res, err := c.tokenC.Do(ctx, httpx.Request{Method: http.MethodPost, Path: path, Body: []byte(form.Encode()),
-		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}})
-	if err != nil {
-		if s := httpx.StatusOf(err); s == http.StatusBadRequest || s == http.StatusUnauthorized {
-			// AADSTS errors for a wrong tenant, client id or secret.
-			return "", gatehouse.Permanent(fmt.Errorf("token request: %w", err))
-		}
-		return "", fmt.Errorf("token request: %w", err)
-	}
-	m, _ := res.JSON.(map[string]any)
-	tok, _ := m["access_token"].(string)
-	if tok == "" {
-		return "", gatehouse.Permanent(fmt.Errorf("token response has no access_token"))
-	}
-	return tok, nil
-}
-
 // Check proves the credentials work (a token and a one-user read), names
 // the application permissions the configured capabilities lack by reading
 // the token's roles claim, checks every configured group exists, and says
 // whether signInActivity (last activity) is readable.
 func (c *Connector) Check(ctx context.Context) error {
 	fail := func(err error) error { return fmt.Errorf("entra %s: check: %w", c.name, err) }
-	tok, err := c.fetchToken(ctx)
+	tok, _, err := c.requestToken(ctx)
 	if err != nil {
 		return fail(err)
 	}

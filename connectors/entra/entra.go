@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -57,6 +58,10 @@ type Settings struct {
 	ClientID string `yaml:"client_id"`
 	// ClientSecret is one of the app registration's client secrets.
 	ClientSecret config.Secret `yaml:"client_secret"`
+	// ClientCertificate (PEM) and ClientKey (its PEM RSA private key)
+	// replace the secret with a signed client assertion.
+	ClientCertificate config.Secret `yaml:"client_certificate"`
+	ClientKey         config.Secret `yaml:"client_key"`
 	// GraphURL is the Graph v1.0 root (default https://graph.microsoft.com/v1.0;
 	// national clouds and tests override it).
 	GraphURL string `yaml:"graph_url"`
@@ -91,6 +96,9 @@ type Connector struct {
 	tokenURL *url.URL
 	log      zerolog.Logger
 	secret   string
+	cert     *certCredential
+	certTok  *certTokens
+	now      func() time.Time
 	pageSize int
 	maxPages int
 	// groupEnts are the configured group entitlements: name → resource.
@@ -121,8 +129,16 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 	if s.ClientID == "" {
 		errs.Add(pos, key+".client_id", "client_id is required (the app registration's application id)")
 	}
-	if !s.ClientSecret.IsSet() {
-		errs.Add(pos, key+".client_secret", "client_secret is required (use ${ENV} or client_secret_file)")
+	useCert := s.ClientCertificate.IsSet() || s.ClientKey.IsSet()
+	switch {
+	case useCert && s.ClientSecret.IsSet():
+		errs.Add(pos, key+".client_secret", "set client_secret or client_certificate with client_key, not both")
+	case useCert && !s.ClientCertificate.IsSet():
+		errs.Add(pos, key+".client_certificate", "client_key needs client_certificate (PEM; use client_certificate_file)")
+	case useCert && !s.ClientKey.IsSet():
+		errs.Add(pos, key+".client_key", "client_certificate needs client_key (PEM; use client_key_file)")
+	case !useCert && !s.ClientSecret.IsSet():
+		errs.Add(pos, key+".client_secret", "client_secret is required (use ${ENV} or client_secret_file), or client_certificate with client_key")
 	}
 	if s.GraphURL == "" {
 		s.GraphURL = DefaultGraphURL
@@ -190,26 +206,53 @@ func New(app *config.App, deps connectors.Deps) (gatehouse.Connector, error) {
 	if c.maxPages == 0 {
 		c.maxPages = 1000
 	}
-	secret, err := s.ClientSecret.Value()
-	if err != nil {
-		return nil, fmt.Errorf("entra %s: client_secret: %w", app.Name, err)
+	c.now = deps.Now
+	if c.now == nil {
+		c.now = time.Now
 	}
-	c.secret = secret
 	timeout := s.Timeout
 	if timeout == 0 {
 		timeout = app.RateLimit.Timeout
 	}
-	auth := httpx.Auth{Type: "oauth2", TokenURL: s.TokenURL, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
-		Scopes: []string{graphScope}, ClientAuth: "body"}
-	opts := httpx.Options{BaseURL: s.GraphURL, App: app.Name, UserAgent: deps.UserAgent, Timeout: timeout, Auth: auth,
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	opts := httpx.Options{BaseURL: s.GraphURL, App: app.Name, UserAgent: deps.UserAgent, Timeout: timeout,
 		Logger: deps.Logger, Debug: deps.Debug, Now: deps.Now}
+	var err error
+	if useCert {
+		certPEM, err := s.ClientCertificate.Value()
+		if err != nil {
+			return nil, fmt.Errorf("entra %s: client_certificate: %w", app.Name, err)
+		}
+		keyPEM, err := s.ClientKey.Value()
+		if err != nil {
+			return nil, fmt.Errorf("entra %s: client_key: %w", app.Name, err)
+		}
+		if c.cert, err = parseCertCredential(certPEM, keyPEM); err != nil {
+			return nil, fmt.Errorf("entra %s: %w", app.Name, err)
+		}
+		c.certTok = &certTokens{c: c}
+		dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+		base := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: dialer.DialContext, TLSHandshakeTimeout: 10 * time.Second,
+			ResponseHeaderTimeout: timeout, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}
+		opts.Transport = &bearerTransport{base: base, tokens: c.certTok}
+	} else {
+		if c.secret, err = s.ClientSecret.Value(); err != nil {
+			return nil, fmt.Errorf("entra %s: client_secret: %w", app.Name, err)
+		}
+		opts.Auth = httpx.Auth{Type: "oauth2", TokenURL: s.TokenURL, ClientID: s.ClientID, ClientSecret: s.ClientSecret,
+			Scopes: []string{graphScope}, ClientAuth: "body"}
+	}
 	if c.graph, err = httpx.New(opts); err != nil {
 		return nil, fmt.Errorf("entra %s: %w", app.Name, err)
 	}
-	// Check asks for a token itself to read its roles claim: httpx keeps
-	// the token it uses to itself.
+	// The token client serves Check (httpx keeps the token of its OAuth2
+	// support to itself, and Check reads the token's roles claim) and the
+	// certificate flow. It never records bodies: a client assertion is a
+	// credential httpx's redaction does not know by name.
 	topts := opts
-	topts.Auth = httpx.Auth{}
+	topts.Auth, topts.Transport, topts.Debug = httpx.Auth{}, nil, false
 	topts.BaseURL = tokenURL.Scheme + "://" + tokenURL.Host
 	if c.tokenC, err = httpx.New(topts); err != nil {
 		return nil, fmt.Errorf("entra %s: token client: %w", app.Name, err)
@@ -254,6 +297,13 @@ var (
 // whatever the status, Authorization_RequestDenied is Permanent and names
 // the application permissions the operation needs.
 func (c *Connector) do(ctx context.Context, op string, perms []string, req httpx.Request) (*httpx.Response, error) {
+	if c.certTok != nil {
+		// Get the token here, not in the transport, so that a refused
+		// certificate keeps its permanent class.
+		if _, err := c.certTok.get(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+	}
 	res, err := c.graph.Do(ctx, req)
 	if err == nil {
 		return res, nil

@@ -16,7 +16,12 @@
 package entratest
 
 import (
+	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -114,6 +119,7 @@ type Server struct {
 	premium  bool
 	latency  time.Duration
 	now      func() time.Time
+	cert     *x509.Certificate
 }
 
 // New starts a fake for t and stops it at the end of the test. It fails t
@@ -152,6 +158,68 @@ func (s *Server) SetRoles(roles ...string) {
 	defer s.mu.Unlock()
 	s.roles = slices.Clone(roles)
 	s.tokens = map[string]bool{}
+}
+
+// SetCertificate registers the app registration's certificate: client
+// assertions signed with its key are accepted from now on.
+func (s *Server) SetCertificate(cert *x509.Certificate) { s.mu.Lock(); s.cert = cert; s.mu.Unlock() }
+
+// checkAssertion verifies a client assertion as the identity platform
+// does: an RS256 JWT whose x5t#S256 (or x5t) names the registered
+// certificate, signed with its key, for this token URL, issued by and
+// about the client, within its validity. It returns an OAuth error code
+// and description, or "" when the assertion is good.
+func (s *Server) checkAssertion(form url.Values) (string, string) {
+	s.mu.Lock()
+	cert, now := s.cert, s.now()
+	s.mu.Unlock()
+	if form.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return "invalid_request", "AADSTS50027: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer."
+	}
+	if cert == nil {
+		return "invalid_client", "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application."
+	}
+	parts := strings.Split(form.Get("client_assertion"), ".")
+	if len(parts) != 3 {
+		return "invalid_client", "AADSTS50027: JWT token is invalid or malformed."
+	}
+	enc := base64.RawURLEncoding
+	var hdr struct {
+		Alg     string `json:"alg"`
+		X5t     string `json:"x5t"`
+		X5tS256 string `json:"x5t#S256"`
+	}
+	var claims struct {
+		Aud, Iss, Sub, Jti string
+		Exp, Nbf           int64
+	}
+	hb, err1 := enc.DecodeString(parts[0])
+	pb, err2 := enc.DecodeString(parts[1])
+	sig, err3 := enc.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || json.Unmarshal(hb, &hdr) != nil || json.Unmarshal(pb, &claims) != nil {
+		return "invalid_client", "AADSTS50027: JWT token is invalid or malformed."
+	}
+	s256 := sha256.Sum256(cert.Raw)
+	s1 := sha1.Sum(cert.Raw)
+	if hdr.Alg != "RS256" && hdr.Alg != "PS256" || (hdr.X5tS256 != enc.EncodeToString(s256[:]) && hdr.X5t != enc.EncodeToString(s1[:])) {
+		return "invalid_client", "AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application."
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if !ok || rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest[:], sig) != nil {
+		return "invalid_client", "AADSTS700027: Client assertion contains an invalid signature."
+	}
+	switch {
+	case claims.Aud != s.TokenURL():
+		return "invalid_client", "AADSTS700016: The audience of the client assertion is not the token endpoint."
+	case claims.Iss != ClientID || claims.Sub != ClientID:
+		return "invalid_client", "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter."
+	case claims.Jti == "":
+		return "invalid_client", "AADSTS50027: the client assertion has no jti."
+	case claims.Exp < now.Unix() || claims.Nbf > now.Add(5*time.Minute).Unix():
+		return "invalid_client", "AADSTS700024: Client assertion is not within its valid time range."
+	}
+	return "", ""
 }
 
 // SetPageSize sets the largest page the fake answers.
@@ -562,6 +630,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, body []byte) {
 	case form.Get("client_id") != ClientID:
 		oauthErr(http.StatusBadRequest, "unauthorized_client", "AADSTS700016: Application not found in the directory.")
 		return
+	case form.Get("client_assertion") != "" || form.Get("client_assertion_type") != "":
+		if form.Get("client_secret") != "" {
+			oauthErr(http.StatusBadRequest, "invalid_request", "AADSTS90014: only one of client_secret and client_assertion may be sent.")
+			return
+		}
+		if code, desc := s.checkAssertion(form); code != "" {
+			oauthErr(http.StatusUnauthorized, code, desc)
+			return
+		}
 	case form.Get("client_secret") != ClientSecret:
 		oauthErr(http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
 		return
