@@ -1,0 +1,209 @@
+package entra
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/connectors/httpx"
+)
+
+// certCredential signs client assertions (RFC 7523, as the Microsoft
+// identity platform wants them) with the app registration's certificate.
+type certCredential struct {
+	key        *rsa.PrivateKey
+	thumbprint string // base64url SHA-256 of the certificate's DER: the x5t#S256 header
+}
+
+// parseCertCredential reads a PEM certificate and its PEM RSA private key
+// (PKCS#1 or PKCS#8) and checks they belong together.
+func parseCertCredential(certPEM, keyPEM string) (*certCredential, error) {
+	cb, _ := pem.Decode([]byte(certPEM))
+	if cb == nil || cb.Type != "CERTIFICATE" {
+		return nil, errors.New("client_certificate is not a PEM CERTIFICATE")
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("client_certificate: %w", err)
+	}
+	var kb *pem.Block
+	rest := []byte(keyPEM)
+	for {
+		kb, rest = pem.Decode(rest)
+		if kb == nil || kb.Type == "PRIVATE KEY" || kb.Type == "RSA PRIVATE KEY" {
+			break
+		}
+	}
+	if kb == nil {
+		return nil, errors.New("client_key is not a PEM PRIVATE KEY or RSA PRIVATE KEY")
+	}
+	var key *rsa.PrivateKey
+	if kb.Type == "RSA PRIVATE KEY" {
+		key, err = x509.ParsePKCS1PrivateKey(kb.Bytes)
+	} else {
+		var k any
+		if k, err = x509.ParsePKCS8PrivateKey(kb.Bytes); err == nil {
+			var ok bool
+			if key, ok = k.(*rsa.PrivateKey); !ok {
+				err = errors.New("only RSA keys are accepted by Entra for client assertions")
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("client_key: %w", err)
+	}
+	pub, ok := cert.PublicKey.(*rsa.PublicKey)
+	if !ok || !pub.Equal(&key.PublicKey) {
+		return nil, errors.New("client_key does not belong to client_certificate")
+	}
+	sum := sha256.Sum256(cert.Raw)
+	return &certCredential{key: key, thumbprint: base64.RawURLEncoding.EncodeToString(sum[:])}, nil
+}
+
+// assertion returns a signed client assertion for tokenURL, valid 5 minutes.
+func (cc *certCredential) assertion(clientID, tokenURL string, now time.Time) (string, error) {
+	enc := base64.RawURLEncoding
+	var jti [16]byte
+	if _, err := rand.Read(jti[:]); err != nil {
+		return "", err
+	}
+	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "x5t#S256": cc.thumbprint})
+	p, _ := json.Marshal(map[string]any{"aud": tokenURL, "iss": clientID, "sub": clientID, "jti": hex.EncodeToString(jti[:]),
+		"nbf": now.Add(-time.Minute).Unix(), "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+	signing := enc.EncodeToString(h) + "." + enc.EncodeToString(p)
+	digest := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, cc.key, crypto.SHA256, digest[:])
+	if err != nil {
+		return "", fmt.Errorf("sign client assertion: %w", err)
+	}
+	return signing + "." + enc.EncodeToString(sig), nil
+}
+
+// tokenForm is the client-credentials form: with the secret, or with a
+// fresh client assertion when a certificate is configured.
+func (c *Connector) tokenForm() (url.Values, error) {
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {c.s.ClientID}, "scope": {graphScope}}
+	if c.cert == nil {
+		form.Set("client_secret", c.secret)
+		return form, nil
+	}
+	a, err := c.cert.assertion(c.s.ClientID, c.s.TokenURL, c.now())
+	if err != nil {
+		return nil, gatehouse.Permanent(err)
+	}
+	form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+	form.Set("client_assertion", a)
+	return form, nil
+}
+
+// certTokens caches the access token obtained with a client assertion.
+// httpx's own OAuth2 support sends a client secret only, so with a
+// certificate the Graph client authenticates through bearerTransport.
+type certTokens struct {
+	c       *Connector
+	mu      sync.Mutex
+	tok     string
+	expires time.Time
+}
+
+func (t *certTokens) get(ctx context.Context) (string, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok != "" && t.c.now().Before(t.expires) {
+		return t.tok, nil
+	}
+	tok, ttl, err := t.c.requestToken(ctx)
+	if err != nil {
+		return "", err
+	}
+	// Renew a little early so a token does not expire in flight.
+	t.tok, t.expires = tok, t.c.now().Add(ttl-min(time.Minute, ttl/10))
+	return tok, nil
+}
+
+func (t *certTokens) invalidate() { t.mu.Lock(); t.tok = ""; t.mu.Unlock() }
+
+// bearerTransport sets the Authorization header of every Graph request
+// from certTokens, renewing the token once on a 401.
+type bearerTransport struct {
+	base   http.RoundTripper
+	tokens *certTokens
+}
+
+// errAuth carries a token failure out of RoundTrip with its class intact.
+type errAuth struct{ err error }
+
+func (e *errAuth) Error() string { return e.err.Error() }
+func (e *errAuth) Unwrap() error { return e.err }
+
+func (b *bearerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	send := func() (*http.Response, error) {
+		tok, err := b.tokens.get(req.Context())
+		if err != nil {
+			return nil, &errAuth{err}
+		}
+		r := req.Clone(req.Context())
+		if req.GetBody != nil {
+			if r.Body, err = req.GetBody(); err != nil {
+				return nil, err
+			}
+		}
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return b.base.RoundTrip(r)
+	}
+	res, err := send()
+	if err != nil || res.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.GetBody == nil) {
+		return res, err
+	}
+	// The cached token may have been revoked or expired early.
+	res.Body.Close()
+	b.tokens.invalidate()
+	return send()
+}
+
+// requestToken asks the token endpoint for an access token.
+func (c *Connector) requestToken(ctx context.Context) (string, time.Duration, error) {
+	form, err := c.tokenForm()
+	if err != nil {
+		return "", 0, err
+	}
+	path := c.tokenURL.EscapedPath()
+	if c.tokenURL.RawQuery != "" {
+		path += "?" + c.tokenURL.RawQuery
+	}
+	res, err := c.tokenC.Do(ctx, httpx.Request{Method: http.MethodPost, Path: path, Body: []byte(form.Encode()),
+		Header: map[string]string{"Content-Type": "application/x-www-form-urlencoded"}})
+	if err != nil {
+		if s := httpx.StatusOf(err); s == http.StatusBadRequest || s == http.StatusUnauthorized {
+			// AADSTS errors for a wrong tenant, client id, secret or certificate.
+			return "", 0, gatehouse.Permanent(fmt.Errorf("oauth2 token: %w", err))
+		}
+		return "", 0, fmt.Errorf("oauth2 token: %w", err)
+	}
+	m, _ := res.JSON.(map[string]any)
+	tok, _ := m["access_token"].(string)
+	if tok == "" {
+		return "", 0, gatehouse.Permanent(errors.New("oauth2 token: response has no access_token"))
+	}
+	ttl := time.Hour
+	if n, ok := m["expires_in"].(json.Number); ok {
+		if secs, err := n.Float64(); err == nil && secs > 0 {
+			ttl = time.Duration(secs) * time.Second
+		}
+	}
+	return tok, ttl, nil
+}
