@@ -5,6 +5,7 @@ package all
 
 import (
 	_ "github.com/gatehousehq/gatehouse/connectors/aws"
+	_ "github.com/gatehousehq/gatehouse/connectors/entra"
 	_ "github.com/gatehousehq/gatehouse/connectors/github"
 	_ "github.com/gatehousehq/gatehouse/connectors/google"
 	_ "github.com/gatehousehq/gatehouse/connectors/http"
