@@ -414,6 +414,11 @@ func TestOffboardStory(t *testing.T) {
 	if !strings.Contains(string(v.JSON), "U0GRACE") {
 		t.Error("ownership transfer does not default to the manager")
 	}
+	// Grace has no account in these apps: the modal says, before anyone
+	// confirms, that the ladder hands github's resources to IT.
+	if !strings.Contains(string(v.JSON), "resources to it-lead@example.com (it)") {
+		t.Errorf("the offboard modal does not say who receives github's resources:\n%s", v.JSON)
+	}
 	h.acked(h.srv.SendViewSubmission("U0HR", v.ID, map[string]map[string]slacktest.InputValue{
 		sh.FieldTransferTo: {cards.InputAction: {Type: "users_select", SelectedUser: "U0GRACE"}},
 	}))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
@@ -77,8 +78,12 @@ func (l Lifecycle) PlanOffboard(ctx context.Context, identityKey string) ([]Acco
 	}
 	out := make([]AccountLine, 0, len(p.Accounts)+len(p.Discover))
 	seen := map[string]bool{}
+	receiver := map[string]string{}
+	for _, r := range p.Receivers {
+		receiver[r.App] = receiverText(r.Receiver)
+	}
 	for _, a := range p.Accounts {
-		l := AccountLine{App: a.App, Title: a.Title, Entitlements: a.Entitlements, Action: a.Action, Discovered: len(a.Sources) > 0}
+		l := AccountLine{App: a.App, Title: a.Title, Entitlements: a.Entitlements, Action: a.Action, Discovered: len(a.Sources) > 0, Receiver: receiver[a.App]}
 		for _, s := range a.Sources {
 			if s != gatehouse.SourceDiscovered {
 				l.Discovered = false
@@ -91,10 +96,31 @@ func (l Lifecycle) PlanOffboard(ctx context.Context, identityKey string) ([]Acco
 		if !seen[app] {
 			// The title and the action (delete for `delete: true` apps)
 			// come from the config: Service.describeLine.
-			out = append(out, AccountLine{App: app, Entitlements: []string{"(search for accounts)"}, Action: "disable", Discovered: true, Searched: true})
+			out = append(out, AccountLine{App: app, Entitlements: []string{"(search for accounts)"}, Action: "disable", Discovered: true, Searched: true, Receiver: receiver[app]})
 		}
 	}
 	return out, p.TransferTo, nil
+}
+
+// receiverText says who receives a leaver's resources in one app, as the
+// offboard modal shows it before the user confirms: "grace@… (manager)",
+// with the next rung when the receiver has no account there.
+func receiverText(r lifecycle.Receiver) string {
+	if r.Email == "" {
+		return ""
+	}
+	t := r.Email
+	if r.Role != "" {
+		t += " (" + strings.ReplaceAll(r.Role, "_", " ") + ")"
+	}
+	if !r.HasAccount {
+		if len(r.Fallbacks) > 0 {
+			t += ", else " + r.Fallbacks[0].Email
+		} else {
+			t += ", as a hand-off task if the app refuses"
+		}
+	}
+	return t
 }
 
 // OffboardPlanner is implemented by engines that compute the complete
