@@ -51,7 +51,7 @@ func (a *api) postInThread(ctx context.Context, parent gatehouse.MessageRef, tex
 // action was one of them.
 func (b *Bot) onDigestAction(ctx context.Context, cb slack.InteractionCallback, a slack.BlockAction, actor sh.Actor) bool {
 	switch a.ActionID {
-	case cards.ActDigestRevoke, cards.ActDigestKeep, cards.ActDigestRevokeApp:
+	case cards.ActDigestRevoke, cards.ActDigestKeep, cards.ActDigestRevokeApp, cards.ActDigestDisable, cards.ActDigestAssign:
 	default:
 		return false
 	}
@@ -92,15 +92,29 @@ func (b *Bot) onDigestAction(ctx context.Context, cb slack.InteractionCallback, 
 			return true
 		}
 		b.open(ctx, cb.TriggerID, cards.DigestRevokeAppModal(d, item), reply)
+	case cards.ActDigestDisable:
+		msg, err := b.cfg.Digests.Disable(ctx, actor, digestID, item)
+		if err != nil {
+			fail(err)
+			return true
+		}
+		b.tell(ctx, cb, msg)
+	case cards.ActDigestAssign:
+		o, err := b.cfg.Digests.AssignForm(actor, digestID, item)
+		if err != nil {
+			fail(err)
+			return true
+		}
+		b.open(ctx, cb.TriggerID, cards.DigestAssignModal(digestID, o), reply)
 	}
 	return true
 }
 
 // checkDigestSubmission validates the digest's modals; ok is false for
 // other views.
-func (b *Bot) checkDigestSubmission(cb slack.InteractionCallback, actor sh.Actor) (payload any, next func(context.Context), ok bool) {
+func (b *Bot) checkDigestSubmission(ctx context.Context, cb slack.InteractionCallback, actor sh.Actor) (payload any, next func(context.Context), ok bool) {
 	switch cb.View.CallbackID {
-	case cards.CallbackDigestKeep, cards.CallbackDigestRevokeApp:
+	case cards.CallbackDigestKeep, cards.CallbackDigestRevokeApp, cards.CallbackDigestAssign:
 	default:
 		return nil, nil, false
 	}
@@ -115,6 +129,17 @@ func (b *Bot) checkDigestSubmission(cb slack.InteractionCallback, actor sh.Actor
 			msg = sh.Message(err)
 		}
 		b.dmText(ctx, cb.User.ID, msg)
+	}
+	if cb.View.CallbackID == cards.CallbackDigestAssign {
+		uid := value(cb.View.State, sh.FieldOwner)
+		email, err := b.dir.EmailOf(ctx, uid)
+		if uid == "" || err != nil || email == "" {
+			return errorsAck(sh.FieldErrors{sh.FieldOwner: "Pick the person who owns this account (Gatehouse could not find their email)."}), nil, true
+		}
+		return nil, func(ctx context.Context) {
+			msg, err := b.cfg.Digests.Assign(actor, digestID, item, email)
+			report(ctx, msg, err)
+		}, true
 	}
 	if cb.View.CallbackID == cards.CallbackDigestKeep {
 		reason := value(cb.View.State, sh.FieldKeepReason)

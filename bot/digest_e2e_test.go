@@ -38,6 +38,15 @@ func TestDigestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Two accounts nobody owns: one to disable, one to give an owner.
+	ghosts := map[string]gatehouse.Account{}
+	for app, email := range map[string]string{"github": "ghost@agency.example", "aws": "old-ci@agency.example"} {
+		a, err := h.conns[app].(*simulated.Connector).EnsureAccount(h.ctx, gatehouse.AccountRef{Email: email, UserName: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ghosts[app] = a
+	}
 	compute := func() governance.Digest {
 		d, err := governance.Compute(h.ctx, governance.Sources{Config: h.digests.Gov.Config, DB: h.db, Conns: h.conns, Now: time.Now()})
 		if err != nil {
@@ -114,9 +123,36 @@ func TestDigestEndToEnd(t *testing.T) {
 		t.Fatalf("%d revoke runs for two clicks, want 1", n)
 	}
 
+	// Orphans: Grace is bob's manager, not the app's owner: refused. IT
+	// disables the GitHub ghost (the app shows it closed) and gives the AWS
+	// one an owner (the next digest no longer lists it).
+	orphanMsg := h.waitMessage("C0IT", "Orphaned in github")
+	ghLine, awsLine := "o/github/"+ghosts["github"].ID, "o/aws/"+ghosts["aws"].ID
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0GRACE", Channel: "C0IT", MessageTS: orphanMsg.TS, ActionID: cards.ActDigestDisable, Value: cards.DigestRef(d.ID, ghLine)}))
+	h.waitResponse("Only IT, the app's owner")
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0IT", Channel: "C0IT", MessageTS: orphanMsg.TS, ActionID: cards.ActDigestDisable, Value: cards.DigestRef(d.ID, ghLine)}))
+	orphanRun := h.waitRun("orphan:github:"+ghosts["github"].ID, lifecycle.EventAccessRevoke)
+	if done := h.settle(orphanRun.ID); done.Status != gatehouse.RunSucceeded {
+		t.Fatalf("orphan run ended %s: %s", done.Status, done.Summary)
+	}
+	if a, ok := h.conns["github"].(*simulated.Connector).Find(gatehouse.AccountRef{AccountID: ghosts["github"].ID}); !ok || a.Active {
+		t.Fatalf("github shows the disabled orphan as %+v", a)
+	}
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0IT", Channel: "C0IT", MessageTS: orphanMsg.TS, ActionID: cards.ActDigestAssign, Value: cards.DigestRef(d.ID, awsLine)}))
+	av := h.waitView("U0IT", cards.CallbackDigestAssign)
+	h.acked(h.srv.SendViewSubmission("U0IT", av.ID, map[string]map[string]slacktest.InputValue{
+		sh.FieldOwner: {cards.InputAction: {Type: "users_select", SelectedUser: "U0BOB"}},
+	}))
+	h.waitMessage("DU0IT", "belongs to bob@example.com")
+	for _, o := range compute().Orphans {
+		if o.ID == awsLine || o.ID == ghLine {
+			t.Fatalf("orphan %s still listed after it was handled", o.ID)
+		}
+	}
+
 	// IT keeps bob's aws account for 30 days through the modal.
-	awsLine := "d/" + bob.Key() + "/aws"
-	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0IT", Channel: "C0IT", MessageTS: dormantMsg.TS, ActionID: cards.ActDigestKeep, Value: cards.DigestRef(d.ID, awsLine)}))
+	awsKeep := "d/" + bob.Key() + "/aws"
+	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0IT", Channel: "C0IT", MessageTS: dormantMsg.TS, ActionID: cards.ActDigestKeep, Value: cards.DigestRef(d.ID, awsKeep)}))
 	v := h.waitView("U0IT", cards.CallbackDigestKeep)
 	bad := h.acked(h.srv.SendViewSubmission("U0IT", v.ID, map[string]map[string]slacktest.InputValue{
 		sh.FieldKeepReason: {cards.InputAction: {Value: " "}},
@@ -131,7 +167,7 @@ func TestDigestEndToEnd(t *testing.T) {
 	}))
 	h.waitMessage("DU0IT", "Kept")
 	next := compute()
-	if _, listed := next.DormantByID(awsLine); listed || next.Snoozed != 1 {
+	if _, listed := next.DormantByID(awsKeep); listed || next.Snoozed != 1 {
 		t.Fatalf("after keep: aws listed=%v snoozed=%d", listed, next.Snoozed)
 	}
 }

@@ -264,7 +264,7 @@ func (b *Bot) checkSubmission(ctx context.Context, cb slack.InteractionCallback)
 		}
 		b.dmText(ctx, cb.User.ID, msg)
 	}
-	if payload, next, ok := b.checkDigestSubmission(cb, actor); ok {
+	if payload, next, ok := b.checkDigestSubmission(ctx, cb, actor); ok {
 		return payload, next
 	}
 	switch cb.View.CallbackID {

@@ -14,9 +14,12 @@ const (
 	ActDigestRevoke    = "digest_revoke"     // value: DIGEST|ITEM
 	ActDigestKeep      = "digest_keep"       // value: DIGEST|ITEM, opens DigestKeepModal
 	ActDigestRevokeApp = "digest_revoke_app" // value: DIGEST|APP, opens DigestRevokeAppModal
+	ActDigestDisable   = "digest_disable"    // value: DIGEST|ITEM (an orphaned account)
+	ActDigestAssign    = "digest_assign"     // value: DIGEST|ITEM, opens DigestAssignModal
 
 	CallbackDigestKeep      = "digest_keep"
 	CallbackDigestRevokeApp = "digest_revoke_app"
+	CallbackDigestAssign    = "digest_assign"
 )
 
 // SnoozeDays are the snooze lengths a Keep offers.
@@ -52,11 +55,11 @@ func money(v float64) string { return fmt.Sprintf("$%.2f", v) }
 func Digest(d governance.Digest, maxItems int) []DigestMessage {
 	out := []DigestMessage{digestSummary(d)}
 	out = append(out, dormantMessages(d, maxItems)...)
+	out = append(out, orphanMessages(d, maxItems)...)
 	lists := []struct {
 		section, title string
 		lines          []string
 	}{
-		{"orphans", "Orphaned accounts", orphanLines(d)},
 		{"leavers", "Leavers with access still open (should be none)", leaverLines(d)},
 		{"stuck", "Runs blocked or waiting longest", runLines2(d)},
 		{"tasks", "Manual tasks overdue", taskLines(d)},
@@ -125,50 +128,79 @@ func digestSummary(d governance.Digest) DigestMessage {
 	return DigestMessage{Section: "summary", Text: fmt.Sprintf("Weekly access digest: %d dormant, %d orphaned, %s/month reclaimable", len(d.Dormant), len(d.Orphans), money(d.Reclaimable)), Blocks: blocks}
 }
 
-// dormantMessages lists dormant accounts app by app, each line with Revoke
-// and Keep, each app with a bulk revoke, paginated into thread replies.
-func dormantMessages(d governance.Digest, maxItems int) []DigestMessage {
-	if len(d.Dormant) == 0 {
-		return nil
-	}
+// actionLine is one digest line with buttons, in a group (an app) that
+// gets a heading block when it starts.
+type actionLine struct {
+	group   string
+	head    func(i int) slack.Block
+	text    string
+	buttons []slack.BlockElement
+}
+
+// pageActionLines packs lines (two blocks each: text, buttons) and their
+// group headings into thread replies under Slack's 50 blocks, at most
+// maxItems lines (0: all), counting the rest in a footer.
+func pageActionLines(sect, text string, lines []actionLine, maxItems int, more string) []DigestMessage {
 	var out []DigestMessage
 	var blocks []slack.Block
 	n := 0
 	flush := func() {
 		if len(blocks) > 0 {
-			out = append(out, DigestMessage{Section: "dormant", Text: "Dormant accounts", Blocks: blocks})
+			out = append(out, DigestMessage{Section: sect, Text: text, Blocks: blocks})
 			blocks, n = nil, 0
 		}
 	}
-	shown, skipped := 0, 0
-	var lastApp string
-	for i, it := range d.Dormant {
-		if maxItems > 0 && shown >= maxItems {
-			skipped = len(d.Dormant) - i
+	skipped := 0
+	lastGroup := ""
+	for i, l := range lines {
+		if maxItems > 0 && i >= maxItems {
+			skipped = len(lines) - i
 			break
 		}
 		need := 2
-		if it.App != lastApp {
+		if l.group != lastGroup {
 			need++
 		}
 		// One block is kept free for the "…and N more" footer.
 		if n == digestItemsPerMessage || len(blocks)+need > MaxMessageBlocks-1 {
 			flush()
 		}
-		if it.App != lastApp || len(blocks) == 0 {
-			lastApp = it.App
-			cnt, cost := 0, 0.0
-			for _, x := range d.Dormant {
-				if x.App == it.App {
-					cnt++
-					cost += x.MonthlyCost
-				}
-			}
-			head := slack.NewSectionBlock(md(fmt.Sprintf("*Dormant in %s* — %d account(s), %s/month", esc(it.AppTitle), cnt, money(cost))), nil,
-				slack.NewAccessory(button(ActDigestRevokeApp, DigestRef(d.ID, it.App), "Revoke all dormant in "+it.AppTitle, slack.StyleDanger)),
-				slack.SectionBlockOptionBlockID(fmt.Sprintf("dormant-app-%d", i)))
-			blocks = append(blocks, head)
+		if l.group != lastGroup || len(blocks) == 0 {
+			lastGroup = l.group
+			blocks = append(blocks, l.head(i))
 		}
+		blocks = append(blocks, section(fmt.Sprintf("%s-%d", sect, i), l.text),
+			slack.NewActionBlock(fmt.Sprintf("%s-act-%d", sect, i), l.buttons...))
+		n++
+	}
+	if skipped > 0 {
+		blocks = append(blocks, contextMD(sect+"-more", fmt.Sprintf("…and %d more %s", skipped, more)))
+	}
+	flush()
+	return out
+}
+
+func confirm(title, text, ok string) *slack.ConfirmationBlockObject {
+	return slack.NewConfirmationBlockObject(plain(title, 100), md(text), plain(ok, 30), plain("Cancel", 30))
+}
+
+// groupTotals counts the lines and money of one app.
+func groupTotals[T any](items []T, app func(T) string, cost func(T) float64, want string) (int, float64) {
+	n, sum := 0, 0.0
+	for _, it := range items {
+		if app(it) == want {
+			n++
+			sum += cost(it)
+		}
+	}
+	return n, sum
+}
+
+// dormantMessages lists dormant accounts app by app, each line with Revoke
+// and Keep, each app with a bulk revoke, paginated into thread replies.
+func dormantMessages(d governance.Digest, maxItems int) []DigestMessage {
+	lines := make([]actionLine, 0, len(d.Dormant))
+	for _, it := range d.Dormant {
 		idle := fmt.Sprintf("no activity for %d days", it.IdleDays)
 		if it.Never() {
 			idle = fmt.Sprintf("never used (held %d days)", it.IdleDays)
@@ -181,19 +213,40 @@ func dormantMessages(d governance.Digest, maxItems int) []DigestMessage {
 			text += "\n    _manager " + esc(it.Manager) + "_"
 		}
 		revoke := button(ActDigestRevoke, DigestRef(d.ID, it.ID), "Revoke", slack.StyleDanger)
-		revoke.Confirm = slack.NewConfirmationBlockObject(plain("Revoke access?", 100),
-			md(fmt.Sprintf("Close %s's %s account and every grant in it.", esc(it.Email), esc(it.AppTitle))), plain("Revoke", 30), plain("Cancel", 30))
-		blocks = append(blocks,
-			section(fmt.Sprintf("dormant-%d", i), text),
-			slack.NewActionBlock(fmt.Sprintf("dormant-act-%d", i), revoke, button(ActDigestKeep, DigestRef(d.ID, it.ID), "Keep…", "")))
-		n++
-		shown++
+		revoke.Confirm = confirm("Revoke access?", fmt.Sprintf("Close %s's %s account and every grant in it.", esc(it.Email), esc(it.AppTitle)), "Revoke")
+		app, title := it.App, it.AppTitle
+		lines = append(lines, actionLine{group: app, text: text,
+			buttons: []slack.BlockElement{revoke, button(ActDigestKeep, DigestRef(d.ID, it.ID), "Keep…", "")},
+			head: func(i int) slack.Block {
+				cnt, cost := groupTotals(d.Dormant, func(x governance.DormantItem) string { return x.App }, func(x governance.DormantItem) float64 { return x.MonthlyCost }, app)
+				return slack.NewSectionBlock(md(fmt.Sprintf("*Dormant in %s* — %d account(s), %s/month", esc(title), cnt, money(cost))), nil,
+					slack.NewAccessory(button(ActDigestRevokeApp, DigestRef(d.ID, app), "Revoke all dormant in "+title, slack.StyleDanger)),
+					slack.SectionBlockOptionBlockID(fmt.Sprintf("dormant-app-%d", i)))
+			}})
 	}
-	if skipped > 0 {
-		blocks = append(blocks, contextMD("dormant-more", fmt.Sprintf("…and %d more dormant accounts; the app buttons cover them all, `gatehouse digest --dry-run` lists them", skipped)))
+	return pageActionLines("dormant", "Dormant accounts", lines, maxItems, "dormant accounts; the app buttons cover them all, `gatehouse digest --dry-run` lists them")
+}
+
+// orphanMessages lists orphaned accounts app by app, each with Disable and
+// Assign owner.
+func orphanMessages(d governance.Digest, maxItems int) []DigestMessage {
+	lines := make([]actionLine, 0, len(d.Orphans))
+	for _, o := range d.Orphans {
+		text := fmt.Sprintf("`%s` (%s) — %s · %s/month", esc(o.Login), esc(o.AccountID), esc(o.Reason), money(o.MonthlyCost))
+		if o.DisplayName != "" {
+			text = "*" + esc(o.DisplayName) + "* " + text
+		}
+		disable := button(ActDigestDisable, DigestRef(d.ID, o.ID), "Disable", slack.StyleDanger)
+		disable.Confirm = confirm("Disable the account?", fmt.Sprintf("Close %s's account in %s, by its id %s.", esc(o.Login), esc(o.AppTitle), esc(o.AccountID)), "Disable")
+		app, title := o.App, o.AppTitle
+		lines = append(lines, actionLine{group: app, text: text,
+			buttons: []slack.BlockElement{disable, button(ActDigestAssign, DigestRef(d.ID, o.ID), "Assign owner…", "")},
+			head: func(i int) slack.Block {
+				cnt, cost := groupTotals(d.Orphans, func(x governance.OrphanItem) string { return x.App }, func(x governance.OrphanItem) float64 { return x.MonthlyCost }, app)
+				return section(fmt.Sprintf("orphans-app-%d", i), fmt.Sprintf("*Orphaned in %s* — %d account(s), %s/month", esc(title), cnt, money(cost)))
+			}})
 	}
-	flush()
-	return out
+	return pageActionLines("orphans", "Orphaned accounts", lines, maxItems, "orphaned accounts; `gatehouse digest --dry-run` lists them")
 }
 
 func nameOr(name, email string) string {
@@ -216,14 +269,6 @@ func prefixAll(p string, in []string) []string {
 		in[i] = p + in[i]
 	}
 	return in
-}
-
-func orphanLines(d governance.Digest) []string {
-	var out []string
-	for _, o := range d.Orphans {
-		out = append(out, fmt.Sprintf("• %s `%s` (%s) — %s · %s/month", esc(o.AppTitle), esc(o.Login), esc(o.AccountID), esc(o.Reason), money(o.MonthlyCost)))
-	}
-	return out
 }
 
 func leaverLines(d governance.Digest) []string {
@@ -316,4 +361,13 @@ func DigestRevokeAppModal(d governance.Digest, app string) slack.ModalViewReques
 	blocks := []slack.Block{section("revoke-app-what", fmt.Sprintf("Revoke *%d* dormant account(s) in *%s* (%s/month). Each runs as its own audited revocation; lines you may not act on are left alone.", len(lines), esc(title), money(total)))}
 	blocks = append(blocks, lineSections("revoke-app-lines", lines, 20, "accounts")...)
 	return modal(CallbackDigestRevokeApp, "Revoke dormant", "Revoke all", DigestRef(d.ID, app), blocks)
+}
+
+// DigestAssignModal asks who owns an orphaned account.
+func DigestAssignModal(digestID string, o governance.OrphanItem) slack.ModalViewRequest {
+	blocks := []slack.Block{
+		section("assign-what", fmt.Sprintf("Who owns `%s` in *%s*? They answer for it from now on, and their leaving closes it.", esc(o.Login), esc(o.AppTitle))),
+		input(sh.FieldOwner, "Owner", userSelect("", "Pick the owner"), false, nil),
+	}
+	return modal(CallbackDigestAssign, "Assign owner", "Assign", DigestRef(digestID, o.ID), blocks)
 }

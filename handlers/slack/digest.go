@@ -14,6 +14,7 @@ import (
 const (
 	FieldKeepReason = "reason"
 	FieldKeepDays   = "days"
+	FieldOwner      = "owner" // the assign-owner modal's users_select
 )
 
 // Digests answers clicks on a posted governance digest: Revoke and Keep per
@@ -124,4 +125,34 @@ func (d *Digests) Keep(actor Actor, digestID, item, reason string, days int) (st
 		return "", digestErr(err)
 	}
 	return fmt.Sprintf("Kept. It stays out of the digest until %s.", k.Until.Format("2 Jan 2006")), nil
+}
+
+// Disable closes an orphaned account a line names.
+func (d *Digests) Disable(ctx context.Context, actor Actor, digestID, item string) (string, error) {
+	run, err := d.Gov.DisableOrphan(ctx, digestID, item, actor.governance())
+	if err != nil {
+		return "", digestErr(err)
+	}
+	return fmt.Sprintf("Disabling — run %s closes the account by its id; its evidence lands in the audit log.", run.ID), nil
+}
+
+// AssignForm checks that actor may give an orphan line an owner before the
+// modal opens.
+func (d *Digests) AssignForm(actor Actor, digestID, item string) (governance.OrphanItem, error) {
+	o, err := d.Gov.CheckOrphan(digestID, item, actor.governance())
+	if err != nil {
+		return o, digestErr(err)
+	}
+	return o, nil
+}
+
+// Assign records ownerEmail as the owner of an orphaned account.
+func (d *Digests) Assign(actor Actor, digestID, item, ownerEmail string) (string, error) {
+	if _, err := d.Gov.AssignOwner(digestID, item, actor.governance(), ownerEmail); err != nil {
+		if errors.Is(err, governance.ErrUnknownOwner) {
+			return "", userErr(ErrNotFound, "%s is not an active person Gatehouse knows; pick someone with an HR record.", ownerEmail)
+		}
+		return "", digestErr(err)
+	}
+	return fmt.Sprintf("Recorded: the account belongs to %s. It leaves the orphan list, and their leaving closes it.", ownerEmail), nil
 }

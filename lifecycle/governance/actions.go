@@ -107,6 +107,99 @@ func (d Digest) DormantByID(id string) (DormantItem, bool) {
 	return DormantItem{}, false
 }
 
+// OrphanByID finds an orphaned-account line.
+func (d Digest) OrphanByID(id string) (OrphanItem, bool) {
+	for _, it := range d.Orphans {
+		if it.ID == id {
+			return it, true
+		}
+	}
+	return OrphanItem{}, false
+}
+
+// MayDecideOrphan says whether who may disable an orphaned account or give
+// it an owner: IT, and the app's owner (nobody else answers for it).
+func MayDecideOrphan(cfg *config.Config, it OrphanItem, who Actor) bool {
+	if who.IT {
+		return true
+	}
+	a := cfg.Apps[it.App]
+	return a != nil && who.Email != "" && strings.EqualFold(a.Owner, strings.TrimSpace(who.Email))
+}
+
+// orphan loads the digest and the orphan line a click names, and checks who
+// may act on it; a refusal is audited.
+func (s *Service) orphan(digestID, itemID string, who Actor) (OrphanItem, error) {
+	d, err := s.Load(digestID)
+	if err != nil {
+		if errors.Is(err, ErrUnknownItem) {
+			return OrphanItem{}, s.refuseUnknown(who, digestID, itemID)
+		}
+		return OrphanItem{}, err
+	}
+	it, ok := d.OrphanByID(itemID)
+	if !ok {
+		return OrphanItem{}, s.refuseUnknown(who, digestID, itemID)
+	}
+	if !MayDecideOrphan(s.Config, it, who) {
+		return it, s.refuse(who, digestID, itemID, fmt.Sprintf("%s is not IT or the owner of %s", who.Email, it.App))
+	}
+	return it, nil
+}
+
+// CheckOrphan checks that who may act on an orphan line (before a modal opens).
+func (s *Service) CheckOrphan(digestID, itemID string, who Actor) (OrphanItem, error) {
+	return s.orphan(digestID, itemID, who)
+}
+
+// DisableOrphan closes an orphaned account by the id the app listed it
+// under, through the engine; a leaver's account is filed under the leaver.
+func (s *Service) DisableOrphan(ctx context.Context, digestID, itemID string, who Actor) (gatehouse.Run, error) {
+	it, err := s.orphan(digestID, itemID, who)
+	if err != nil {
+		return gatehouse.Run{}, err
+	}
+	acct := gatehouse.Account{ID: it.AccountID, DisplayName: it.DisplayName}
+	if strings.Contains(it.Login, "@") {
+		acct.Email = it.Login
+	}
+	acct.UserName = it.Login
+	run, err := s.Engine.RevokeAccess(ctx, lifecycle.RevokeRequest{Identity: it.Leaver, App: it.App, Account: &acct, By: who.Email,
+		Reason: "orphaned account: " + it.Reason, Source: "slack:digest", DedupeKey: "digest:" + digestID + ":" + it.ID})
+	if err != nil {
+		return run, fmt.Errorf("disable orphaned %s account %s: %w", it.App, it.AccountID, err)
+	}
+	return run, nil
+}
+
+// ErrUnknownOwner says an Assign owner named somebody Gatehouse does not know.
+var ErrUnknownOwner = errors.New("the new owner is not a known, active identity")
+
+// AssignOwner records who an orphaned account belongs to: a discovered
+// grant of that identity, so that the digest stops calling it orphaned and
+// the owner's leaver run closes it like every other account of theirs.
+func (s *Service) AssignOwner(digestID, itemID string, who Actor, ownerEmail string) (gatehouse.Grant, error) {
+	it, err := s.orphan(digestID, itemID, who)
+	if err != nil {
+		return gatehouse.Grant{}, err
+	}
+	owner, err := s.DB.IdentityByEmail(strings.ToLower(strings.TrimSpace(ownerEmail)))
+	if err != nil || owner.Status == gatehouse.StatusTerminated {
+		return gatehouse.Grant{}, ErrUnknownOwner
+	}
+	now := s.now().UTC()
+	g := gatehouse.Grant{Identity: owner.Key(), App: it.App, Entitlement: DiscoveredEnt(it.AccountID), Source: gatehouse.SourceDiscovered, GrantedAt: now,
+		Reasons: []gatehouse.Reason{{Rule: "digest:assign_owner"}}, ApprovedBy: []string{strings.ToLower(who.Email)}}
+	a := gatehouse.AuditEntry{Time: now, Actor: gatehouse.Actor{Kind: gatehouse.ActorPerson, ID: who.Email}, Action: "assign_owner",
+		IdentityKey: owner.Key(), App: it.App, Entitlement: g.Entitlement, Reason: "owner of an orphaned account",
+		Details: map[string]string{"digest": digestID, "item": itemID, "account": it.Login}}
+	return s.DB.PutGrant(g, a)
+}
+
+// DiscoveredEnt names the grant recording an account Gatehouse found but
+// never granted (the engine's own convention for discovered accounts).
+func DiscoveredEnt(accountID string) string { return "discovered:" + accountID }
+
 // MayDecide says whether who may revoke or keep a dormant line: IT always,
 // the app's owner, and the person's manager.
 func MayDecide(cfg *config.Config, it DormantItem, who Actor) bool {
@@ -174,8 +267,12 @@ func (s *Service) revoke(ctx context.Context, digestID string, it DormantItem, w
 	} else {
 		why += fmt.Sprintf(" for %d days", it.IdleDays)
 	}
-	run, err := s.Engine.RevokeAccess(ctx, lifecycle.RevokeRequest{Identity: it.Identity, App: it.App, By: who.Email, Reason: why,
-		Source: "slack:digest", DedupeKey: "digest:" + digestID + ":" + it.ID})
+	req := lifecycle.RevokeRequest{Identity: it.Identity, App: it.App, By: who.Email, Reason: why,
+		Source: "slack:digest", DedupeKey: "digest:" + digestID + ":" + it.ID}
+	if it.Extra {
+		req.Account = &gatehouse.Account{ID: it.AccountID}
+	}
+	run, err := s.Engine.RevokeAccess(ctx, req)
 	if err != nil {
 		return run, fmt.Errorf("revoke %s in %s: %w", it.Email, it.App, err)
 	}

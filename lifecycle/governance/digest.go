@@ -67,6 +67,10 @@ type DormantItem struct {
 	IdleDays     int       `json:"idle_days"`
 	Entitlements []string  `json:"entitlements,omitempty"` // configured names held in the app
 	MonthlyCost  float64   `json:"monthly_cost"`
+	// Extra is set for an account the person was recorded as owning besides
+	// their own (an orphan given an owner): the line closes that account, by
+	// its id, and its id is "d/IDENTITY/APP/ACCOUNT".
+	Extra bool `json:"extra,omitempty"`
 }
 
 // Never reports whether the app has no record of the account being used.
@@ -193,9 +197,15 @@ func Compute(ctx context.Context, src Sources) (Digest, error) {
 	// One streaming pass over the grants (80,000 at 2,000 people × 40 apps):
 	// collecting them in a slice first cost more than the rest of the digest.
 	held := make(map[string]map[string][]gatehouse.Grant, len(ids)) // identity → app → grants
+	// Accounts somebody was recorded as owning (a leaver's discovered
+	// account, an orphan given an owner): app NUL account id → identity.
+	owned := map[string]string{}
 	within := cfg.Governance.Digest.ExpiringWithin
 	err = src.DB.EachGrant(func(g gatehouse.Grant) error {
 		d.Grants++
+		if acctID, ok := strings.CutPrefix(g.Entitlement, "discovered:"); ok {
+			owned[g.App+"\x00"+acctID] = g.Identity
+		}
 		m := held[g.Identity]
 		if m == nil {
 			m = map[string][]gatehouse.Grant{}
@@ -254,6 +264,9 @@ func Compute(ctx context.Context, src Sources) (Digest, error) {
 				continue
 			}
 			id, ok := ix.match(a)
+			if key, rec := owned[l.app+"\x00"+a.ID]; rec && !ok {
+				id, ok = ix.byKey[key]
+			}
 			switch {
 			case !ok:
 				d.Orphans = append(d.Orphans, OrphanItem{ID: "o/" + l.app + "/" + a.ID, App: l.app, AppTitle: appTitle(cfg, l.app), AccountID: a.ID,
@@ -264,7 +277,7 @@ func Compute(ctx context.Context, src Sources) (Digest, error) {
 					Login: login(a), DisplayName: a.DisplayName, Leaver: id.Email, Reason: "belongs to " + id.Email + ", who has left", MonthlyCost: seat})
 				addMoney(l.app, 1, seat)
 			case reportsActivity && id.Status != gatehouse.StatusSuspended:
-				item, dormant := dormancy(cfg, id, a, held[id.Key()][l.app], l.app, threshold, now)
+				item, dormant := dormancy(cfg, id, a, grantsOf(held[id.Key()][l.app], a.ID), l.app, threshold, now)
 				if !dormant {
 					continue
 				}
@@ -361,10 +374,31 @@ func listAll(ctx context.Context, src Sources) []listing {
 	return out
 }
 
+// grantsOf are the grants that concern one account of an identity in an
+// app: the discovered grant recording that very account when there is one,
+// else the identity's own grants there (not its other discovered accounts).
+func grantsOf(gs []gatehouse.Grant, accountID string) []gatehouse.Grant {
+	for _, g := range gs {
+		if g.Entitlement == DiscoveredEnt(accountID) {
+			return []gatehouse.Grant{g}
+		}
+	}
+	out := make([]gatehouse.Grant, 0, len(gs))
+	for _, g := range gs {
+		if !strings.HasPrefix(g.Entitlement, "discovered:") {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // dormancy decides whether an identity's account in app is dormant.
 func dormancy(cfg *config.Config, id gatehouse.Identity, a gatehouse.Account, gs []gatehouse.Grant, app string, threshold time.Duration, now time.Time) (DormantItem, bool) {
 	item := DormantItem{ID: "d/" + id.Key() + "/" + app, Identity: id.Key(), Email: id.Email, Name: id.Name, Manager: id.ManagerEmail,
 		App: app, AppTitle: appTitle(cfg, app), AccountID: a.ID, LastActivity: a.LastActivity}
+	if len(gs) == 1 && gs[0].Entitlement == DiscoveredEnt(a.ID) {
+		item.ID, item.Extra = item.ID+"/"+a.ID, true
+	}
 	since := time.Time{}
 	cost := seatCost(cfg, app)
 	for _, g := range gs {

@@ -354,3 +354,63 @@ func auditOf(t *testing.T, db *store.DB, action string) []gatehouse.AuditEntry {
 	}
 	return out
 }
+
+func TestOrphanDecisions(t *testing.T) {
+	f := newFixture(t)
+	rev := &recordingRevoker{}
+	svc := &Service{Config: f.cfg, DB: f.db, Engine: rev, Now: func() time.Time { return now }}
+	d, err := svc.Save(f.compute(t, now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ghost, carl OrphanItem
+	for _, o := range d.Orphans {
+		switch o.Login {
+		case "ghost@elsewhere.example":
+			ghost = o
+		case "carl@example.com":
+			carl = o
+		}
+	}
+	// The person's manager answers for dormant access, not for orphans.
+	for _, who := range []Actor{{Email: "bob@example.com"}, {Email: "eve@example.com"}} {
+		if _, err := svc.DisableOrphan(context.Background(), d.ID, ghost.ID, who); !errors.Is(err, ErrNotAllowed) {
+			t.Fatalf("DisableOrphan by %s: %v", who.Email, err)
+		}
+	}
+	if _, err := svc.DisableOrphan(context.Background(), d.ID, ghost.ID, Actor{Email: "cto@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.DisableOrphan(context.Background(), d.ID, carl.ID, Actor{Email: "it-lead@example.com", IT: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rev.reqs) != 2 {
+		t.Fatalf("revoke requests %+v", rev.reqs)
+	}
+	g, l := rev.reqs[0], rev.reqs[1]
+	if g.Identity != "" || g.Account == nil || g.Account.ID != ghost.AccountID || g.Account.Email != "ghost@elsewhere.example" || g.App != "github" {
+		t.Errorf("orphan disable request %+v (account %+v)", g, g.Account)
+	}
+	if l.Identity != "carl@example.com" || l.Account == nil || l.Account.ID != carl.AccountID {
+		t.Errorf("a leaver's orphan must be filed under the leaver: %+v", l)
+	}
+
+	if _, err := svc.AssignOwner(d.ID, ghost.ID, Actor{Email: "cto@example.com"}, "nobody@example.com"); !errors.Is(err, ErrUnknownOwner) {
+		t.Fatalf("assign to an unknown owner: %v", err)
+	}
+	if _, err := svc.AssignOwner(d.ID, ghost.ID, Actor{Email: "cto@example.com"}, "carl@example.com"); !errors.Is(err, ErrUnknownOwner) {
+		t.Fatalf("assign to a leaver: %v", err)
+	}
+	if _, err := svc.AssignOwner(d.ID, ghost.ID, Actor{Email: "cto@example.com"}, "Bob@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	next := f.compute(t, now)
+	for _, o := range next.Orphans {
+		if o.AccountID == ghost.AccountID {
+			t.Fatalf("the account given an owner is still orphaned: %+v", o)
+		}
+	}
+	if a := auditOf(t, f.db, "assign_owner"); len(a) != 1 || a[0].IdentityKey != "bob@example.com" {
+		t.Fatalf("assign_owner audit %+v", a)
+	}
+}
