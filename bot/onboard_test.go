@@ -3,7 +3,10 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/gatehousehq/gatehouse/connectors/simulated"
+	"github.com/gatehousehq/gatehouse/store"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -93,8 +96,102 @@ func TestFirstOnboardingOnAFreshInstall(t *testing.T) {
 	card := h.waitMessage("DU0VP", "Access approval needed", "aws")
 	h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0VP", Channel: card.Channel, MessageTS: card.TS, ActionID: cards.ActApprove, Value: approvalID(t, card)}))
 	if s := h.settle(run.ID).Status; s != gatehouse.RunSucceeded {
-		t.Errorf("joiner ended %s, want succeeded", s)
+		t.Fatalf("joiner ended %s, want succeeded", s)
 	}
+
+	// Offboard from Slack: every account closed in the apps themselves,
+	// and who-had agrees with them.
+	ada := got
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/offboard", Text: "ada@example.com now", UserID: "U0IT", ChannelID: "C0IT"}))
+	ov := h.waitView("U0IT", cards.CallbackOffboard)
+	h.acked(h.srv.SendViewSubmission("U0IT", ov.ID, map[string]map[string]slacktest.InputValue{}))
+	leaver := h.waitRun(ada.Key(), gatehouse.EventLeaver)
+	h.finishTasks(leaver.ID)
+	if s := h.settle(leaver.ID).Status; s != gatehouse.RunSucceeded {
+		t.Fatalf("leaver ended %s, want succeeded", s)
+	}
+	for _, name := range sortedKeys(h.conns) {
+		accts, err := h.conns[name].ListAccounts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range accts {
+			if a.Active && strings.EqualFold(a.Email, ada.Email) {
+				t.Errorf("after the leaver %s still shows ada's account active", name)
+			}
+		}
+	}
+	for _, p := range have.Grants {
+		if who, _ := h.db.WhoHad(p.App, p.Entitlement, time.Now()); len(who) != 0 {
+			t.Errorf("who-had %s:%s now = %v after the leaver", p.App, p.Entitlement, who)
+		}
+	}
+
+	// Onboarding her again the same day is a rehire, not the old joiner run:
+	// the accounts are active again in the apps.
+	h.acked(h.srv.SendSlashCommand(slacktest.SlashCommand{Command: "/onboard", UserID: "U0IT", ChannelID: "C0IT"}))
+	rv := h.waitView("U0IT", cards.CallbackOnboard)
+	h.acked(h.srv.SendViewSubmission("U0IT", rv.ID, vals))
+	rehire := h.waitRun(ada.Key(), gatehouse.EventRehire)
+	if rehire.ID == run.ID {
+		t.Fatalf("the rehire was deduplicated into the old joiner run %s", run.ID)
+	}
+	for i := 0; i < 3; i++ {
+		if approvals, _ := h.db.ListApprovals(store.ApprovalFilter{RunID: rehire.ID, Status: []gatehouse.ApprovalStatus{gatehouse.ApprovalPending}}); len(approvals) > 0 {
+			card := h.waitMessage("DU0VP", "Access approval needed", approvals[0].ID)
+			h.acked(h.srv.SendBlockAction(slacktest.BlockAction{UserID: "U0VP", Channel: card.Channel, MessageTS: card.TS, ActionID: cards.ActApprove, Value: approvals[0].ID}))
+		}
+		if r, _ := h.db.GetRun(rehire.ID); r.Status.Terminal() {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s := h.settle(rehire.ID).Status; s != gatehouse.RunSucceeded {
+		t.Fatalf("rehire ended %s, want succeeded", s)
+	}
+	if approvals, _ := h.db.ListApprovals(store.ApprovalFilter{RunID: rehire.ID}); len(approvals) == 0 {
+		t.Errorf("the rehire re-used the old approvals instead of asking again")
+	}
+	active := 0
+	for _, name := range sortedKeys(h.conns) {
+		if sim, ok := h.conns[name].(*simulated.Connector); ok {
+			if a, found := sim.Find(gatehouse.RefFor(ada)); found && a.Active {
+				active++
+			}
+		}
+	}
+	if active == 0 {
+		t.Fatalf("after the rehire no app shows ada's account active")
+	}
+}
+
+// finishTasks completes, as their assignees, the manual tasks a run opens
+// (credential rotations, hand-offs), the way people do from their cards.
+func (h *harness) finishTasks(runID string) {
+	h.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		r, _ := h.db.GetRun(runID)
+		if r.Status.Terminal() {
+			return
+		}
+		tasks, _ := h.db.ListTasks(store.TaskFilter{RunID: runID, Status: []gatehouse.TaskStatus{gatehouse.TaskOpen}})
+		for _, task := range tasks {
+			if _, err := h.eng.CompleteTask(h.ctx, task.ID, task.Assignee, true, "done by hand"); err != nil {
+				h.t.Logf("complete %s: %v", task.ID, err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // selectOptions returns the option values of the static select in block
