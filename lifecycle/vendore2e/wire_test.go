@@ -1,0 +1,93 @@
+package vendore2e
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// wireEntry is one request as a vendor fake logged it.
+type wireEntry struct {
+	Vendor string // the app name: okta, google, m365, github, slack, aws
+	Time   time.Time
+	Method string
+	Path   string // for AWS the X-Amz-Target, for Slack the path (API method or scim)
+	Query  string
+}
+
+func (w wireEntry) String() string {
+	return fmt.Sprintf("%s %s %s %s?%s", w.Time.Format("15:04:05.000000"), w.Vendor, w.Method, w.Path, w.Query)
+}
+
+// wire merges every fake's request log from since on, oldest first.
+func (f fakes) wire(since time.Time) []wireEntry {
+	var out []wireEntry
+	add := func(w wireEntry) {
+		if !w.Time.Before(since) {
+			out = append(out, w)
+		}
+	}
+	for _, r := range f.okta.Log() {
+		add(wireEntry{"okta", r.Time, r.Method, r.Path, r.Query.Encode()})
+	}
+	for _, r := range f.google.Requests() {
+		add(wireEntry{"google", r.Time, r.Method, r.Path, r.Query.Encode()})
+	}
+	for _, r := range f.entra.Requests() {
+		add(wireEntry{"m365", r.Time, r.Method, r.Path, r.Query.Encode()})
+	}
+	for _, r := range f.github.Requests() {
+		add(wireEntry{"github", r.Time, r.Method, r.Path, r.Query.Encode()})
+	}
+	for _, r := range f.slack.Requests() {
+		add(wireEntry{"slack", r.Time, r.Method, r.Path, r.API})
+	}
+	for _, r := range f.aws.Log() {
+		add(wireEntry{"aws", r.Time, "POST", r.Target, ""})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
+}
+
+func isOktaSuspend(w wireEntry) bool {
+	return w.Vendor == "okta" && w.Method == "POST" && strings.HasSuffix(w.Path, "/lifecycle/suspend")
+}
+
+func isOktaSessionRevoke(w wireEntry) bool {
+	return w.Vendor == "okta" && w.Method == "DELETE" && strings.HasSuffix(w.Path, "/sessions")
+}
+
+// checkOffboardOrder is issue #9's security property, on the wire: the
+// IdP's suspend is answered before its session revoke is sent, and both
+// before any downstream vendor receives anything. Fakes log a request when
+// they receive it, so "answered before" is approximated by "received
+// before, in a strictly earlier instant"; the engine runs them in sequence.
+func checkOffboardOrder(log []wireEntry) error {
+	var suspend, sessions *wireEntry
+	for i := range log {
+		w := &log[i]
+		switch {
+		case isOktaSuspend(*w) && suspend == nil:
+			suspend = w
+		case isOktaSessionRevoke(*w) && sessions == nil:
+			sessions = w
+		}
+	}
+	if suspend == nil || sessions == nil {
+		return fmt.Errorf("okta suspend %v, session revoke %v: both must be on the wire", suspend, sessions)
+	}
+	if !suspend.Time.Before(sessions.Time) {
+		return fmt.Errorf("okta sessions revoked at %s, not after the suspend at %s", sessions.Time, suspend.Time)
+	}
+	for _, w := range log {
+		if w.Vendor == "okta" {
+			continue
+		}
+		if !w.Time.After(sessions.Time) {
+			return fmt.Errorf("%s reached %s before the IdP's session revoke (%s)", w, w.Vendor, sessions.Time.Format("15:04:05.000000"))
+		}
+		return nil // the first downstream request is after both
+	}
+	return fmt.Errorf("no downstream vendor received any request")
+}
