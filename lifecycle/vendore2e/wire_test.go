@@ -2,6 +2,7 @@ package vendore2e
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -64,6 +65,8 @@ func isOktaSessionRevoke(w wireEntry) bool {
 // they receive it, so "answered before" is approximated by "received
 // before, in a strictly earlier instant"; the engine runs them in sequence.
 func checkOffboardOrder(log []wireEntry) error {
+	log = slices.Clone(log)
+	sort.SliceStable(log, func(i, j int) bool { return log[i].Time.Before(log[j].Time) })
 	var suspend, sessions *wireEntry
 	for i := range log {
 		w := &log[i]

@@ -1,0 +1,76 @@
+package vendore2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+)
+
+// The IdP is suspended before its sessions are revoked, and both before any
+// downstream vendor hears anything — as the vendors' request logs show it.
+func TestLeaverOrderOnTheWire(t *testing.T) {
+	t.Run("engine", func(t *testing.T) {
+		// A little latency so that instants on different fakes are apart.
+		e := newEnv(t, envOptions{latency: time.Millisecond})
+		e.onboard()
+		lr, since := e.offboard()
+		if lr.Status != gatehouse.RunSucceeded {
+			t.Fatalf("leaver %s: %s%s", lr.Status, lr.Summary, describe(e.steps(lr.ID)))
+		}
+		log := e.f.wire(since)
+		if err := checkOffboardOrder(log); err != nil {
+			var b strings.Builder
+			for _, w := range log {
+				b.WriteString("\n  " + w.String())
+			}
+			t.Fatalf("%v; wire:%s", err, b.String())
+		}
+		vendors := map[string]bool{}
+		for _, w := range log {
+			vendors[w.Vendor] = true
+		}
+		for _, app := range allApps {
+			if !vendors[app] {
+				t.Errorf("%s received nothing during the leave", app)
+			}
+		}
+	})
+
+	at := func(ms int) time.Time { return time.Date(2026, 1, 1, 9, 0, 0, ms*int(time.Millisecond), time.UTC) }
+	suspend := wireEntry{"okta", at(10), "POST", "/api/v1/users/00u1/lifecycle/suspend", ""}
+	sessions := wireEntry{"okta", at(20), "DELETE", "/api/v1/users/00u1/sessions", "oauthTokens=true"}
+	lookup := wireEntry{"okta", at(5), "GET", "/api/v1/users/00u1", ""}
+	google := wireEntry{"google", at(30), "PUT", "/admin/directory/v1/users/1", ""}
+	early := wireEntry{"github", at(15), "DELETE", "/orgs/acme/memberships/ada-gh", ""}
+	tie := wireEntry{"aws", at(20), "POST", "AWSIdentityStore.DeleteUser", ""}
+	for _, c := range []struct {
+		name  string
+		log   []wireEntry
+		fails string // "" when the order is right
+	}{
+		{"right order", []wireEntry{lookup, suspend, sessions, google}, ""},
+		{"sessions before suspend", []wireEntry{lookup, {"okta", at(8), "DELETE", sessions.Path, sessions.Query}, suspend, google}, "not after the suspend"},
+		{"sessions at the suspend's instant", []wireEntry{lookup, suspend, {"okta", at(10), "DELETE", sessions.Path, sessions.Query}, google}, "not after the suspend"},
+		{"log out of order, times right", []wireEntry{google, sessions, suspend, lookup}, ""},
+		{"downstream between suspend and sessions", []wireEntry{suspend, early, sessions, google}, "before the IdP's session revoke"},
+		{"downstream before the suspend", []wireEntry{{"slack", at(1), "POST", "/api/conversations.kick", ""}, suspend, sessions}, "before the IdP's session revoke"},
+		{"downstream at the same instant", []wireEntry{suspend, sessions, tie}, "before the IdP's session revoke"},
+		{"no session revoke", []wireEntry{suspend, google}, "both must be on the wire"},
+		{"no suspend", []wireEntry{sessions, google}, "both must be on the wire"},
+		{"nothing downstream", []wireEntry{suspend, sessions}, "no downstream vendor"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := checkOffboardOrder(c.log)
+			switch {
+			case c.fails == "" && err != nil:
+				t.Errorf("rejected a right order: %v", err)
+			case c.fails != "" && err == nil:
+				t.Errorf("accepted a wrong order")
+			case c.fails != "" && !strings.Contains(err.Error(), c.fails):
+				t.Errorf("error %q, want it to say %q", err, c.fails)
+			}
+		})
+	}
+}
