@@ -223,11 +223,11 @@ func (e *env) submit(ev gatehouse.Event) gatehouse.Run {
 
 func (e *env) wait(id string) gatehouse.Run {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	r, err := e.eng.Wait(ctx, id)
 	if err != nil {
-		e.t.Fatalf("wait %s: %v (status %s)", id, err, r.Status)
+		e.t.Fatalf("wait %s: %v (status %s)%s", id, err, r.Status, describe(e.steps(id)))
 	}
 	return r
 }
@@ -248,7 +248,7 @@ func (e *env) steps(id string) map[string]gatehouse.Step {
 func describe(steps map[string]gatehouse.Step) string {
 	var b strings.Builder
 	for id, s := range steps {
-		fmt.Fprintf(&b, "\n  %s: %s (attempts %d) %s %v", id, s.Status, s.Attempts, s.LastError, s.Result)
+		fmt.Fprintf(&b, "\n  %s: %s (attempts %d, next %s) %s %v", id, s.Status, s.Attempts, s.NextAttempt.Format(time.StampMilli), s.LastError, s.Result)
 	}
 	return b.String()
 }
