@@ -50,6 +50,9 @@ type envOptions struct {
 	latency       time.Duration // per request, on every fake
 	transferPolls int           // Google transfer reads answering inProgress
 	awsPolls      int           // AWS assignment status polls answering IN_PROGRESS
+	// wrap replaces connectors before the engine starts (fault models
+	// that need more than the fakes offer).
+	wrap func(map[string]gatehouse.Connector)
 }
 
 // env is the real engine over a bbolt file with a connector per vendor fake.
@@ -194,6 +197,9 @@ approvals:
 	if err != nil {
 		db.Close()
 		t.Fatalf("connectors: %v", err)
+	}
+	if o.wrap != nil {
+		o.wrap(conns)
 	}
 	eng, err := lifecycle.New(lifecycle.Options{Store: db, Config: cfg, Rules: r, Connectors: conns, Logger: zerolog.Nop()})
 	if err != nil {
