@@ -44,11 +44,14 @@ type fakes struct {
 	github *githubtest.Server
 	slack  *slackapptest.Server
 	aws    *awstest.Server
+	// lat is each vendor's per-request latency (by app name).
+	lat map[string]time.Duration
 }
 
 type envOptions struct {
-	latency       time.Duration // per request, on every fake
-	transferPolls int           // Google transfer reads answering inProgress
+	latency       map[string]time.Duration // per request, by app name
+	transferPolls int                      // Google transfer reads answering inProgress
+	transferPoll  time.Duration            // the google connector's transfer_poll (default 20ms)
 	awsPolls      int           // AWS assignment status polls answering IN_PROGRESS
 	// wrap replaces connectors before the engine starts (fault models
 	// that need more than the fakes offer).
@@ -75,18 +78,24 @@ func indent(s, pad string) string {
 
 func newEnv(t testing.TB, o envOptions) *env {
 	t.Helper()
+	lat := o.latency
+	if lat == nil {
+		lat = map[string]time.Duration{}
+	}
 	f := fakes{
-		okta:   oktatest.New(t, oktatest.Options{Latency: o.latency}),
+		okta:   oktatest.New(t, oktatest.Options{Latency: lat["okta"]}),
 		google: googletest.New(t, googletest.Options{TransferPolls: o.transferPolls}),
 		entra:  entratest.New(t),
-		github: githubtest.New(t, githubtest.Options{Token: "ghp_fake_token_for_e2e_tests_0123456789"}),
+		github: githubtest.New(t, githubtest.Options{Token: "ghp_fake_token_for_e2e_tests_0123456789", Latency: lat["github"]}),
 		slack:  slackapptest.New(t, slackapptest.Plan{SCIM: true, Grid: true}),
-		aws:    awstest.New(t, awstest.Options{PendingPolls: o.awsPolls, Latency: o.latency}),
+		aws:    awstest.New(t, awstest.Options{PendingPolls: o.awsPolls, Latency: lat["aws"]}),
+		lat:    lat,
 	}
-	if o.latency > 0 {
-		f.google.SetLatency(o.latency)
-		f.entra.SetLatency(o.latency)
-		f.slack.SetLatency(o.latency)
+	f.google.SetLatency(lat["google"])
+	f.entra.SetLatency(lat["m365"])
+	f.slack.SetLatency(lat["slack"])
+	if o.transferPoll == 0 {
+		o.transferPoll = 20 * time.Millisecond
 	}
 	// What exists in each vendor before anyone is hired.
 	f.okta.AddGroup("Engineering")
@@ -123,7 +132,7 @@ apps:
     rate_limit: {per_second: 1000, burst: 100}
     settings:
 %s
-      transfer_poll: 20ms
+      transfer_poll: %s
     entitlements:
       eng-list: {kind: group, resource: eng@example.com, risk: low}
   m365:
@@ -178,7 +187,7 @@ rules:
   - {name: engineers, when: identity.department == "Engineering", profiles: [engineer]}
 approvals:
   medium: {approvers: [manager]}
-`, indent(f.okta.SettingsYAML(""), "      "), indent(f.google.SettingsYAML(), "      "),
+`, indent(f.okta.SettingsYAML(""), "      "), indent(f.google.SettingsYAML(), "      "), o.transferPoll,
 		indent(f.entra.Settings(""), "      "), indent(f.github.SettingsYAML(), "      "),
 		indent(f.slack.SettingsYAML(), "      "), indent(f.aws.SettingsYAML(), "      "), awsAccount)
 	cfg, err := config.Parse("gatehouse.yaml", []byte(y), func(string) (string, bool) { return "", false })

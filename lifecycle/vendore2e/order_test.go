@@ -13,7 +13,8 @@ import (
 func TestLeaverOrderOnTheWire(t *testing.T) {
 	t.Run("engine", func(t *testing.T) {
 		// A little latency so that instants on different fakes are apart.
-		e := newEnv(t, envOptions{latency: time.Millisecond})
+		ms := time.Millisecond
+		e := newEnv(t, envOptions{latency: map[string]time.Duration{"okta": ms, "google": ms, "m365": ms, "github": ms, "slack": ms, "aws": ms}})
 		e.onboard()
 		lr, since := e.offboard()
 		if lr.Status != gatehouse.RunSucceeded {
@@ -39,24 +40,26 @@ func TestLeaverOrderOnTheWire(t *testing.T) {
 	})
 
 	at := func(ms int) time.Time { return time.Date(2026, 1, 1, 9, 0, 0, ms*int(time.Millisecond), time.UTC) }
-	suspend := wireEntry{"okta", at(10), "POST", "/api/v1/users/00u1/lifecycle/suspend", ""}
-	sessions := wireEntry{"okta", at(20), "DELETE", "/api/v1/users/00u1/sessions", "oauthTokens=true"}
-	lookup := wireEntry{"okta", at(5), "GET", "/api/v1/users/00u1", ""}
-	google := wireEntry{"google", at(30), "PUT", "/admin/directory/v1/users/1", ""}
-	early := wireEntry{"github", at(15), "DELETE", "/orgs/acme/memberships/ada-gh", ""}
-	tie := wireEntry{"aws", at(20), "POST", "AWSIdentityStore.DeleteUser", ""}
+	suspend := wireEntry{"okta", at(10), time.Time{}, "POST", "/api/v1/users/00u1/lifecycle/suspend", ""}
+	sessions := wireEntry{"okta", at(20), time.Time{}, "DELETE", "/api/v1/users/00u1/sessions", "oauthTokens=true"}
+	lookup := wireEntry{"okta", at(5), time.Time{}, "GET", "/api/v1/users/00u1", ""}
+	google := wireEntry{"google", at(30), time.Time{}, "PUT", "/admin/directory/v1/users/1", ""}
+	early := wireEntry{"github", at(15), time.Time{}, "DELETE", "/orgs/acme/memberships/ada-gh", ""}
+	tie := wireEntry{"aws", at(20), time.Time{}, "POST", "AWSIdentityStore.DeleteUser", ""}
 	for _, c := range []struct {
 		name  string
 		log   []wireEntry
 		fails string // "" when the order is right
 	}{
 		{"right order", []wireEntry{lookup, suspend, sessions, google}, ""},
-		{"sessions before suspend", []wireEntry{lookup, {"okta", at(8), "DELETE", sessions.Path, sessions.Query}, suspend, google}, "not after the suspend"},
-		{"sessions at the suspend's instant", []wireEntry{lookup, suspend, {"okta", at(10), "DELETE", sessions.Path, sessions.Query}, google}, "not after the suspend"},
+		{"sessions before suspend", []wireEntry{lookup, {"okta", at(8), time.Time{}, "DELETE", sessions.Path, sessions.Query}, suspend, google}, "not after the suspend"},
+		{"sessions at the suspend's instant", []wireEntry{lookup, suspend, {"okta", at(10), time.Time{}, "DELETE", sessions.Path, sessions.Query}, google}, "not after the suspend"},
 		{"log out of order, times right", []wireEntry{google, sessions, suspend, lookup}, ""},
 		{"downstream between suspend and sessions", []wireEntry{suspend, early, sessions, google}, "before the IdP's session revoke"},
-		{"downstream before the suspend", []wireEntry{{"slack", at(1), "POST", "/api/conversations.kick", ""}, suspend, sessions}, "before the IdP's session revoke"},
+		{"downstream before the suspend", []wireEntry{{"slack", at(1), time.Time{}, "POST", "/api/conversations.kick", ""}, suspend, sessions}, "before the IdP's session revoke"},
 		{"downstream at the same instant", []wireEntry{suspend, sessions, tie}, "before the IdP's session revoke"},
+		{"sessions sent before the suspend was answered", []wireEntry{{"okta", at(10), at(25), "POST", suspend.Path, ""}, sessions, google}, "not after the suspend"},
+		{"downstream sent before the sessions were answered", []wireEntry{suspend, {"okta", at(20), at(40), "DELETE", sessions.Path, sessions.Query}, google}, "before the IdP's session revoke"},
 		{"no session revoke", []wireEntry{suspend, google}, "both must be on the wire"},
 		{"no suspend", []wireEntry{sessions, google}, "both must be on the wire"},
 		{"nothing downstream", []wireEntry{suspend, sessions}, "no downstream vendor"},
