@@ -52,7 +52,7 @@ type envOptions struct {
 	latency       map[string]time.Duration // per request, by app name
 	transferPolls int                      // Google transfer reads answering inProgress
 	transferPoll  time.Duration            // the google connector's transfer_poll (default 20ms)
-	awsPolls      int           // AWS assignment status polls answering IN_PROGRESS
+	awsPolls      int                      // AWS assignment status polls answering IN_PROGRESS
 	// wrap replaces connectors before the engine starts (fault models
 	// that need more than the fakes offer).
 	wrap func(map[string]gatehouse.Connector)

@@ -1,6 +1,7 @@
 package vendore2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,61 @@ func TestLeaverOrderOnTheWire(t *testing.T) {
 				t.Errorf("error %q, want it to say %q", err, c.fails)
 			}
 		})
+	}
+}
+
+func TestCriticalPathFromTheWire(t *testing.T) {
+	at := func(ms int) time.Time { return time.Date(2026, 1, 1, 9, 0, 0, ms*int(time.Millisecond), time.UTC) }
+	w := func(app string, from, to int, method, path string) wireEntry {
+		return wireEntry{app, at(from), at(to), method, path, ""}
+	}
+	log := []wireEntry{
+		w("okta", 0, 10, "GET", "/api/v1/users/u"),
+		w("okta", 12, 22, "POST", "/api/v1/users/u/lifecycle/suspend"),
+		w("okta", 25, 35, "DELETE", "/api/v1/users/u/sessions"),
+		w("google", 40, 60, "PUT", "/admin/directory/v1/users/1"),
+		w("google", 50, 70, "POST", "/admin/directory/v1/users/1/signOut"), // overlaps: counts 10 ms
+		w("google", 400, 420, "GET", "/admin/datatransfer/v1/transfers"),
+		w("aws", 41, 46, "POST", "SWBExternalService.DeleteAccountAssignment"),
+		w("okta", 40, 50, "DELETE", "/api/v1/groups/g/users/u"),
+		w("okta", 60, 70, "GET", "/api/v1/users/u"),
+		w("m365", 36, 136, "PATCH", "/users/x"),
+	}
+	for _, c := range []struct {
+		name    string
+		wait    func(string, []wireEntry) []wireEntry
+		slowest time.Duration
+		app     string
+	}{
+		{"busy time only", nil, 100 * time.Millisecond, "m365"},
+		{"with the transfer poll google asked for", func(app string, _ []wireEntry) []wireEntry {
+			if app == "google" { // asked at 70 to come back 300 ms later; half of it overlaps nothing else
+				return []wireEntry{{Vendor: app, Time: at(70), End: at(370)}}
+			}
+			return nil
+		}, 350 * time.Millisecond, "google"},
+		{"a wait overlapping requests counts once", func(app string, _ []wireEntry) []wireEntry {
+			if app == "google" {
+				return []wireEntry{{Vendor: app, Time: at(45), End: at(65)}}
+			}
+			return nil
+		}, 100 * time.Millisecond, "m365"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			idp, slow, app, st, err := criticalPath(log, c.wait)
+			if err != nil || idp != 35*time.Millisecond || slow != c.slowest || app != c.app {
+				t.Fatalf("criticalPath = %s, %s, %q, %v; want 35ms, %s, %s", idp, slow, app, err, c.slowest, c.app)
+			}
+			if g := st["google"]; g.span != 380*time.Millisecond || g.n != 3 {
+				t.Errorf("google %+v: want span 380ms over 3 requests", g)
+			}
+			if o := st["okta (after sessions)"]; o.busy != 20*time.Millisecond {
+				t.Errorf("okta after sessions %+v: want 20ms busy", o)
+			}
+		})
+	}
+	// A wrong order is no basis for a critical path.
+	if _, _, _, _, err := criticalPath(append(slices.Clone(log), w("slack", 5, 8, "POST", "/api/conversations.kick")), nil); err == nil {
+		t.Fatal("criticalPath accepted a downstream request before the IdP's")
 	}
 }

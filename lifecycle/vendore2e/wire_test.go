@@ -108,3 +108,79 @@ func checkOffboardOrder(log []wireEntry) error {
 	}
 	return fmt.Errorf("no downstream vendor received any request")
 }
+
+// chainStats is one vendor's share of a run, read off the wire.
+type chainStats struct {
+	span time.Duration // first request received → last answer sent
+	busy time.Duration // union of the requests' [received, answered] intervals and the vendor's asked-for waits
+	n    int
+}
+
+// criticalPath is the least time any engine could take to offboard, read
+// off one run's wire: the IdP's chain up to its session revoke's answer
+// (finding the user, suspend, revoke — strictly sequential by issue #9), plus
+// the slowest downstream chain. A downstream vendor's own chain is the time
+// it spent answering us (the union of its requests' intervals: requests the
+// engine sent in parallel count once) plus the waits the vendor itself asked
+// for (wait, per app: e.g. Google's transfer poll), so idle gaps the engine
+// left between requests are not part of it. Okta's own revokes and re-read
+// after the session revoke are a downstream chain too. It names that chain.
+func criticalPath(log []wireEntry, wait func(app string, chain []wireEntry) []wireEntry) (idp, slowest time.Duration, slowestApp string, stats map[string]chainStats, err error) {
+	if err := checkOffboardOrder(log); err != nil {
+		return 0, 0, "", nil, err
+	}
+	log = slices.Clone(log)
+	sort.SliceStable(log, func(i, j int) bool { return log[i].Time.Before(log[j].Time) })
+	var idpStart, sessionsEnd time.Time
+	chains := map[string][]wireEntry{}
+	for _, w := range log {
+		app := w.Vendor
+		if app == "okta" && idpStart.IsZero() {
+			idpStart = w.Time
+		}
+		if isOktaSessionRevoke(w) && sessionsEnd.IsZero() {
+			sessionsEnd = w.End
+			continue
+		}
+		if app == "okta" && sessionsEnd.IsZero() {
+			continue // still on the IdP's chain
+		}
+		if app == "okta" {
+			app = "okta (after sessions)"
+		}
+		chains[app] = append(chains[app], w)
+	}
+	stats = map[string]chainStats{}
+	for app, ws := range chains {
+		st := chainStats{n: len(ws)}
+		var last time.Time
+		for _, w := range ws {
+			if w.End.After(last) {
+				last = w.End
+			}
+		}
+		st.span = last.Sub(ws[0].Time)
+		if wait != nil {
+			// A wait the vendor asked for is time the chain needs even when
+			// nothing is on the wire; it overlaps other requests only once.
+			ws = append(slices.Clone(ws), wait(app, ws)...)
+			sort.SliceStable(ws, func(i, j int) bool { return ws[i].Time.Before(ws[j].Time) })
+		}
+		var cur time.Time
+		for _, w := range ws { // sorted by receipt
+			switch {
+			case w.Time.After(cur):
+				cur = w.End
+				st.busy += w.End.Sub(w.Time)
+			case w.End.After(cur):
+				st.busy += w.End.Sub(cur)
+				cur = w.End
+			}
+		}
+		stats[app] = st
+		if st.busy > slowest || (st.busy == slowest && app < slowestApp) {
+			slowest, slowestApp = st.busy, app
+		}
+	}
+	return sessionsEnd.Sub(idpStart), slowest, slowestApp, stats, nil
+}
