@@ -7,4 +7,9 @@
 // on Gatehouse's own records, and benchmark offboarding one person across all
 // six against the critical path (IdP suspend + IdP session revoke + the
 // slowest downstream app's chain). It contains no production code.
+//
+//	go test -race ./lifecycle/vendore2e/
+//	go test -run '^$' -bench OffboardAll -benchtime 3x ./lifecycle/vendore2e/
+//
+// The fakes need the vendors' descriptions installed (bash .ci/install-deps.sh).
 package vendore2e
