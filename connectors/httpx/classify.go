@@ -96,7 +96,7 @@ func ParseResponse(status int, header http.Header, body []byte, now time.Time, a
 	case status == http.StatusNotImplemented:
 		return nil, gatehouse.Permanent(errorFor(status, header, body))
 	case status >= 500 && status < 600:
-		return nil, &gatehouse.ConnectorError{Class: gatehouse.ClassRetryable, RetryAfter: retryAfter(header, now), Err: errorFor(status, header, body)}
+		return nil, &gatehouse.ConnectorError{Class: gatehouse.ClassRetryable, RetryAfter: retryAfter(http.Header{"Retry-After": header.Values("Retry-After")}, now), Err: errorFor(status, header, body)}
 	case status >= 300 && status < 500:
 		return nil, gatehouse.Permanent(errorFor(status, header, body))
 	}
