@@ -209,6 +209,10 @@ func (e *Engine) afterSuccess(w *work, s gatehouse.Step, eff effect) outcome {
 	if s.Result == nil {
 		s.Result = map[string]string{}
 	}
+	if s.Result[resOutcome] == "in_progress" {
+		// The wait is over: the evidence must not say it is still going on.
+		delete(s.Result, resOutcome)
+	}
 	for k, v := range eff.result {
 		s.Result[k] = v
 	}

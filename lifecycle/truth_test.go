@@ -365,6 +365,9 @@ func TestInProgressWaitsWithoutCountingAttempts(t *testing.T) {
 	if lr.Status != gatehouse.RunSucceeded || tr.Status != gatehouse.StepSucceeded || tr.Attempts != 1 {
 		t.Fatalf("leaver %s, transfer %+v: want success counted as one attempt", lr.Status, tr)
 	}
+	if o := tr.Result[resOutcome]; o == "in_progress" {
+		t.Errorf("the finished transfer's evidence still says %q", o)
+	}
 	if n := h.sims["google"].Calls("transfer_ownership", ada.Email, "grace@example.com"); n != 1 {
 		t.Errorf("%d transfers applied", n)
 	}
