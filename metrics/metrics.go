@@ -62,7 +62,7 @@ type Options struct {
 	Apps []string
 	// State reads the store's state; nil leaves the state gauges out.
 	State func() (State, error)
-	// StateEvery is the longest a state reading is reused (default 5 s), so
+	// StateEvery is the longest a state reading is reused (default 2 s), so
 	// that scrapes in quick succession cost one store read.
 	StateEvery time.Duration
 	Now        func() time.Time
@@ -143,7 +143,7 @@ func New(o Options) *Metrics {
 	if o.State != nil {
 		every := o.StateEvery
 		if every <= 0 {
-			every = 5 * time.Second
+			every = 2 * time.Second
 		}
 		f(&stateCollector{read: o.State, every: every, now: m.now})
 	}
