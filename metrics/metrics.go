@@ -165,7 +165,7 @@ func (m *Metrics) Handler() http.Handler {
 var (
 	allDigits = regexp.MustCompile(`^[0-9]{4,}$`)
 	hexLike   = regexp.MustCompile(`^[0-9a-fA-F-]{16,}$`)
-	token     = regexp.MustCompile(`^[0-9A-Za-z_.-]{8,}$`)
+	tokenLike = regexp.MustCompile(`^[0-9A-Za-z_.-]{8,}$`)
 )
 
 // LooksPersonal reports whether a label value looks like an email, a Slack
@@ -174,7 +174,7 @@ func LooksPersonal(v string) bool {
 	switch {
 	case strings.Contains(v, "@"), allDigits.MatchString(v), hexLike.MatchString(v):
 		return true
-	case token.MatchString(v):
+	case tokenLike.MatchString(v):
 		digits := strings.Count(v, "0") + strings.Count(v, "1") + strings.Count(v, "2") + strings.Count(v, "3") + strings.Count(v, "4") +
 			strings.Count(v, "5") + strings.Count(v, "6") + strings.Count(v, "7") + strings.Count(v, "8") + strings.Count(v, "9")
 		return digits >= 3 || (digits > 0 && strings.ToUpper(v) == v) // U0123ABCD

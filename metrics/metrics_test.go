@@ -46,7 +46,7 @@ func TestDerivedLatencies(t *testing.T) {
 		step(gatehouse.StepDisable, gatehouse.StepSucceeded, t0.Add(2*time.Minute), nil),
 		step(gatehouse.StepManualTask, gatehouse.StepSucceeded, t0.Add(3*time.Hour), map[string]string{"closes_access": "true", "task_id": "t1"}),
 		step(gatehouse.StepEvidence, gatehouse.StepSucceeded, t0.Add(4*time.Hour), nil), // not a closing step
-		step(gatehouse.StepRevoke, gatehouse.StepSkipped, t0.Add(5*time.Hour), nil),    // closed nothing
+		step(gatehouse.StepRevoke, gatehouse.StepSkipped, t0.Add(5*time.Hour), nil),     // closed nothing
 	}
 	if got, ok := TimeToRevoke(leaver, steps); !ok || got != 3*time.Hour {
 		t.Errorf("revoke = %v %v, want 3h", got, ok)
