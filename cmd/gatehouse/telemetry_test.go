@@ -238,6 +238,21 @@ metrics:
 	}
 	noPersonalLabels(t, mfs)
 
+	// A Slack outage: not ready while it lasts, a reconnect counted after.
+	srv.SetUnavailable(true)
+	waitFor("/readyz to see the outage", 10*time.Second, func() bool {
+		c, body := get("/readyz")
+		return c == http.StatusServiceUnavailable && strings.Contains(body, "not ready slack")
+	})
+	if v := value(scrape(), "gatehouse_slack_socket_connected", nil); v != 0 {
+		t.Errorf("socket connected = %v during the outage", v)
+	}
+	srv.SetUnavailable(false)
+	waitFor("the reconnect", 20*time.Second, func() bool {
+		c, _ := get("/readyz")
+		return c == http.StatusOK && value(scrape(), "gatehouse_slack_socket_reconnects_total", nil) == 1
+	})
+
 	cancel()
 	select {
 	case code := <-done:
