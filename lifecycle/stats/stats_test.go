@@ -33,7 +33,9 @@ func TestComputeFromARealStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hire := func(recv time.Time) gatehouse.Event { return gatehouse.Event{Type: gatehouse.EventJoiner, ReceivedAt: recv} }
+	hire := func(recv time.Time) gatehouse.Event {
+		return gatehouse.Event{Type: gatehouse.EventJoiner, ReceivedAt: recv}
+	}
 	task := gatehouse.Step{Kind: gatehouse.StepManualTask, Status: gatehouse.StepSucceeded, App: "badge"}
 	grant := gatehouse.Step{Kind: gatehouse.StepGrant, Status: gatehouse.StepSucceeded, App: "okta"}
 	// Joiners waiting 10, 20, 30, 40 and 100 minutes; two manual tasks.
