@@ -1,9 +1,10 @@
 #!/bin/sh
 # install-deps.sh installs the system packages Gatehouse's tests need:
 # slapd and ldap-utils for connectors/ldap, which starts its own unprivileged
-# slapd per test run. Safe to run repeatedly. The Debian package starts a
-# system slapd on port 389 after install; the tests never use it, so it is
-# stopped to keep the machine quiet and port 389 free.
+# slapd per test run, and promtool (package metrics). Safe to run repeatedly.
+# The Debian package starts a system slapd on port 389 after install; the
+# tests never use it, so it is stopped to keep the machine quiet and port 389
+# free.
 set -eu
 
 if command -v slapd >/dev/null 2>&1 && command -v ldapsearch >/dev/null 2>&1; then
@@ -27,6 +28,24 @@ for pidfile in /run/slapd/slapd.pid /var/run/slapd/slapd.pid; do
 		kill "$(cat "$pidfile")" 2>/dev/null || true
 	fi
 done
+# promtool (Debian package prometheus) checks examples/prometheus/alerts.yaml
+# and lints the metrics exposition (package metrics' tests). The package's
+# server is not wanted: it is stopped where an init system started it.
+if command -v promtool >/dev/null 2>&1; then
+	echo "install-deps: promtool already installed"
+else
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then
+		SUDO="sudo"
+	fi
+	$SUDO apt-get update
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
+	# Where an init system started the Prometheus server, stop it: only
+	# promtool is wanted (and port 9090 stays free).
+	if command -v service >/dev/null 2>&1; then
+		$SUDO service prometheus stop >/dev/null 2>&1 || true
+	fi
+fi
 # Vendor API descriptions the connector tests validate against (npm
 # packages, pinned), one script per vendor, each installing into its own
 # prefix under .ci/specs/VENDOR so that one npm install never prunes another.

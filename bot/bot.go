@@ -50,6 +50,8 @@ type Config struct {
 	// jitter; defaults 1 s and 2 min). OutageSummary is when the first
 	// "still unreachable" line is logged (default 1 min; then doubling).
 	ReconnectMin, ReconnectMax, OutageSummary time.Duration
+	// Metrics receives ack latencies and connection changes (nil: none).
+	Metrics Metrics
 }
 
 // Sentinel errors of New and Run.
@@ -79,6 +81,7 @@ type Bot struct {
 	answers   *queue
 	refreshes sync.Map // approval id -> true while a card refresh is queued
 	dedupe    sync.Map // event_id -> time first seen (fast path before the store)
+	ackStart  sync.Map // envelope id -> time received (only with Config.Metrics)
 	progress  sync.Map // run id -> gatehouse.MessageRef (progress card)
 	finished  sync.Map // run id -> true once its card shows the final state
 	pendingRC sync.Map // run id -> *runUpdate (coalesced progress updates)
@@ -271,6 +274,7 @@ func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) error {
 		b.sockCancel.Store(&cancel)
 		err := sm.RunContext(rctx)
 		cancel()
+		b.socketDown()
 		if b.connects.Load() != connects {
 			attempt = 0 // it was up in between: start the backoff afresh
 		}
@@ -299,11 +303,13 @@ func (b *Bot) runSocket(ctx context.Context, sm *socketmode.Client) error {
 // handle is the receive loop's only work: ack, then enqueue. It must never
 // block for long, or acks of later envelopes (and Slack's pings) wait.
 func (b *Bot) handle(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
+	b.received(evt)
 	switch evt.Type {
 	case socketmode.EventTypeConnecting:
 		b.log.Debug().Msg("socket mode connecting")
 	case socketmode.EventTypeConnected:
 		b.connects.Add(1)
+		b.socketUp()
 		b.outage.recovered()
 		b.log.Info().Int64("connects", b.connects.Load()).Msg("socket mode connected")
 	case socketmode.EventTypeHello:
@@ -312,6 +318,7 @@ func (b *Bot) handle(ctx context.Context, sm *socketmode.Client, evt socketmode.
 		// outage tracker decides whether it is worth a line. Then stop
 		// slack-go's own retry loop: runSocket retries with our backoff.
 		b.outage.failed(connectionCause(evt.Data))
+		b.socketDown()
 		if c := b.sockCancel.Load(); c != nil {
 			(*c)()
 		}
@@ -319,6 +326,7 @@ func (b *Bot) handle(ctx context.Context, sm *socketmode.Client, evt socketmode.
 		b.log.Error().Msg("socket mode: invalid auth")
 	case socketmode.EventTypeDisconnect:
 		b.log.Info().Msg("slack asked to reconnect")
+		b.socketDown()
 	case socketmode.EventTypeErrorBadMessage:
 		b.ackMalformed(sm, evt)
 	case socketmode.EventTypeIncomingError:
@@ -374,6 +382,7 @@ func (b *Bot) ack(sm *socketmode.Client, req *socketmode.Request, payload any) {
 	if err := sm.AckCtx(ctx, req.EnvelopeID, payload); err != nil {
 		b.log.Warn().Err(err).Str("envelope", req.EnvelopeID).Msg("ack failed")
 	}
+	b.acked(req.EnvelopeID)
 }
 
 // ackMalformed logs an envelope slack-go could not decode and acks it by

@@ -39,6 +39,7 @@ type Config struct {
 	Slack        SlackConfig         `yaml:"slack"`
 	HR           HRConfig            `yaml:"hr"`
 	Governance   GovernanceConfig    `yaml:"governance"`
+	Metrics      MetricsConfig       `yaml:"metrics"`
 	Tests        []string            `yaml:"tests"` // policy test files, relative to the config
 	File         string              `yaml:"-"`
 	Warnings     ErrorList           `yaml:"-"`

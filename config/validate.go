@@ -107,6 +107,7 @@ func (c *Config) validate(errs *ErrorList) {
 	c.validateApprovals(errs, top)
 	c.validateSoD(errs)
 	c.validateGovernance(errs)
+	c.validateMetrics(errs)
 	if c.Store.BackupEvery != 0 && c.Store.BackupEvery < time.Minute {
 		c.add(errs, "store.backup_every", "must be at least 1m (or 0 for no scheduled backups)")
 	}

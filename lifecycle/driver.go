@@ -418,6 +418,7 @@ func (d *driver) updateStatus(stepsChanged bool) error {
 	d.run = r
 	if st.Terminal() && !wasTerminal {
 		e.finished(r)
+		e.observeFinished(r, d.snapshot())
 	}
 	e.notify.RunChanged(e.ctx, r, d.snapshot())
 	e.changed(d.runID)
@@ -460,5 +461,6 @@ func (d *driver) fail(cause error) {
 	}, e.auditFor(d.run, "run_failed", gatehouse.Step{}, cause.Error()))
 	if err == nil {
 		e.notify.RunChanged(e.ctx, r, nil)
+		e.observeFinished(r, nil)
 	}
 }

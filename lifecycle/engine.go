@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
@@ -49,6 +50,8 @@ type Options struct {
 	Clock      Clock
 	Logger     zerolog.Logger
 	Notifier   Notifier
+	// Observer receives operational measurements (nil: none).
+	Observer Observer
 }
 
 // Engine plans and executes runs. Create it with New, then Start it; Close
@@ -78,6 +81,9 @@ type Engine struct {
 	lanes      map[string]*lane
 	global     chan struct{} // bounds concurrent connector calls across lanes
 	schedWake  chan struct{}
+
+	observer     Observer
+	schedRunning atomic.Bool
 }
 
 // New validates opts and returns an engine that is not yet running.
@@ -90,7 +96,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		db: opts.Store, cfg: opts.Config, conns: opts.Connectors, clock: opts.Clock,
-		log: opts.Logger, notify: opts.Notifier, plan: opts.Planner, rules: opts.Rules,
+		log: opts.Logger, notify: opts.Notifier, plan: opts.Planner, rules: opts.Rules, observer: opts.Observer,
 		drivers: map[string]*driver{}, identBusy: map[string]string{}, identQueue: map[string][]string{},
 		watchers: map[string]chan struct{}{}, lanes: map[string]*lane{}, schedWake: make(chan struct{}, 1),
 	}
@@ -162,6 +168,8 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		e.schedRunning.Store(true)
+		defer e.schedRunning.Store(false)
 		e.scheduler()
 	}()
 	return nil

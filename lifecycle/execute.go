@@ -67,6 +67,7 @@ func (e *Engine) execute(l *lane, w *work) outcome {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, l.timeout)
 	ctx = gatehouse.WithOperationKey(ctx, w.run.ID+"/"+s.ID)
+	began := e.clock.Now()
 	eff, callErr := e.call(ctx, l.conn, w.run, s, w.managed)
 	cancel()
 	release()
@@ -76,6 +77,7 @@ func (e *Engine) execute(l *lane, w *work) outcome {
 		o.step, o.stored = s, true
 		return o
 	}
+	e.observeAttempt(s, e.clock.Now().Sub(began), callErr)
 	if callErr == nil {
 		w.d.results <- outcome{stepID: s.ID, effect: true}
 		return e.afterSuccess(w, s, eff)

@@ -559,6 +559,7 @@ func (e *Engine) cancelRun(runID string, actor gatehouse.Actor, why string) erro
 	_ = e.db.DeleteJob(jobID(jobStartRun, runID))
 	e.kick(r.ID, r.IdentityKey)
 	e.notify.RunChanged(e.ctx, r, nil)
+	e.observeFinished(r, nil)
 	e.changed(r.ID)
 	return nil
 }

@@ -132,6 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "%s", dbErrText(err))
 	}
 	defer db.Close()
+	tel := newTelemetry(cfg, db, log)
 	conns, err := connectors.Build(cfg, connectors.Deps{Logger: log, Tasks: lifecycle.NewTaskStore(db), UserAgent: "gatehouse",
 		SimulateStateDir: simulateStateDir(path, f.simulate)}, f.simulate)
 	if err != nil {
@@ -145,12 +146,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR,
 		StateFile: path + ".slack.json", // where progress cards are, across restarts
 		Log:       log.With().Str("component", "slack").Logger(),
+		Metrics:   tel.slack(),
 	}, svc)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
 	eng, err := lifecycle.New(lifecycle.Options{Store: db, Config: cfg, Rules: re, Connectors: conns,
-		Notifier: b.Notifier(), Logger: log.With().Str("component", "engine").Logger()})
+		Notifier: b.Notifier(), Logger: log.With().Str("component", "engine").Logger(), Observer: tel.lifecycle()})
 	if err != nil {
 		b.Close()
 		return fail(stderr, "%v", err)
@@ -164,7 +166,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer eng.Close()
 
 	intake, err := hr.New(hr.Options{Config: cfg, Store: db, Submitter: hr.EngineSubmitter(eng),
-		Notifier: b.HRNotifier(cfg.HR.NotifyChannel), Logger: log.With().Str("component", "hr").Logger()})
+		Notifier: b.HRNotifier(cfg.HR.NotifyChannel), Logger: log.With().Str("component", "hr").Logger(), Observer: tel.webhooks()})
 	if err != nil {
 		b.Close()
 		return reportLoadErr(stderr, fmt.Errorf("hr intake: %w", err))
@@ -174,6 +176,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "hr intake: %v", err)
 	}
 	defer intake.Close()
+	stopTelemetry, err := tel.start(ctx, eng)
+	if err != nil {
+		b.Close()
+		return fail(stderr, "%v", err)
+	}
+	defer stopTelemetry()
 
 	// Expired Slack dedupe keys are purged hourly; the goroutine is owned
 	// here and waited for before the store closes.

@@ -38,10 +38,10 @@ type delivery struct {
 	ttl         time.Duration
 }
 
-// ServeHTTP verifies, records and acknowledges one webhook delivery. The
+// serveHTTP verifies, records and acknowledges one webhook delivery. The
 // order is the invariant: authenticate, check shape, record durably, only
 // then answer 2xx; processing happens in the worker.
-func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Service) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	src, ok := s.byPath[r.URL.Path]
 	if !ok {
 		http.NotFound(w, r)

@@ -30,6 +30,8 @@ type Options struct {
 	Now       func() time.Time
 	// HTTPClient talks to vendor APIs (default: a client with a 15s timeout).
 	HTTPClient *http.Client
+	// Observer counts webhook deliveries by vendor and outcome (nil: none).
+	Observer Observer
 }
 
 // Service is the HR intake: the webhook handler with its durable inbox and
@@ -45,6 +47,7 @@ type Service struct {
 	log      zerolog.Logger
 	now      func() time.Time
 	guard    *Guard
+	obs      Observer
 	sources  map[string]source
 	byPath   map[string]source
 	kick     chan struct{}
@@ -82,6 +85,7 @@ func New(opts Options) (*Service, error) {
 		sources: map[string]source{},
 		byPath:  map[string]source{},
 		kick:    make(chan struct{}, 1),
+		obs:     opts.Observer,
 	}
 	if s.now == nil {
 		s.now = time.Now
