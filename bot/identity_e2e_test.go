@@ -66,6 +66,7 @@ func buttonValue(t testing.TB, m slacktest.Message, action string) string {
 // created, its access request goes to IT (the registrant cannot approve),
 // and once approved the simulated app has the account and the grant.
 func TestIdentityRegisterStory(t *testing.T) {
+	t.Parallel() // own Slack, store and clock; the time is Slack's pacing
 	h := newHarness(t)
 	expiry := time.Now().UTC().AddDate(0, 2, 0).Format("2006-01-02")
 
@@ -128,6 +129,7 @@ func registerBot(t *testing.T, h *harness, owner string, expiry gatehouse.Date) 
 // before the expiry; a stranger's click is refused; "Still needed" moves
 // the expiry and edits the card; "Retire now" closes the bot's accounts.
 func TestAttestationStory(t *testing.T) {
+	t.Parallel() // own Slack, store and clock; the time is Slack's pacing
 	start := time.Now().UTC().Truncate(24 * time.Hour).Add(9 * time.Hour)
 	clk := clocktest.New(start)
 	h := newHarness(t, func(o *lifecycle.Options) { o.Clock = clk })
@@ -161,8 +163,10 @@ func TestAttestationStory(t *testing.T) {
 // the hand-off card; the bot is frozen (a mover adds nothing); Grace
 // accepts (owner changed, audited) or retires it (accounts closed).
 func TestOwnerLeavesStory(t *testing.T) {
+	t.Parallel()
 	for _, retire := range []bool{false, true} {
 		t.Run(map[bool]string{false: "accept", true: "retire"}[retire], func(t *testing.T) {
+			t.Parallel()
 			h := newHarness(t)
 			bot := registerBot(t, h, "bob@example.com", gatehouse.DateOf(time.Now().UTC().AddDate(0, 3, 0)))
 			bob, _ := h.db.IdentityByEmail("bob@example.com")
@@ -217,6 +221,7 @@ func TestOwnerLeavesStory(t *testing.T) {
 // TestGrantExpiryReminderExtend: the reminder DM offers Extend; the modal
 // asks for a duration and a reason; the extension waits for the manager.
 func TestGrantExpiryReminderExtend(t *testing.T) {
+	t.Parallel() // own Slack, store and clock; the time is Slack's pacing
 	start := time.Now().UTC()
 	clk := clocktest.New(start)
 	h := newHarness(t, func(o *lifecycle.Options) { o.Clock = clk })
