@@ -90,7 +90,7 @@ var NonHumanKinds = []gatehouse.IdentityKind{gatehouse.KindServiceAccount, gateh
 // RegisterForm is the /identity register modal (or a CLI file) as typed.
 type RegisterForm struct {
 	Kind, Name, Email, Purpose, Expiry string
-	OwnerUserID, OwnerEmail            string // the picked user, resolved to an email by the bot
+	OwnerUserID, OwnerEmail            string   // the picked user, resolved to an email by the bot
 	Access                             []string // "app:entitlement"
 }
 
