@@ -176,6 +176,24 @@ func (e *Engine) scheduleNonHumanEnd(ctx context.Context, id gatehouse.Identity)
 	return r, nil
 }
 
+// nonHumanJoined makes sure a non-human that joined by any path (HR sync,
+// `gatehouse onboard`, registration) has its expiry run and its owner's
+// attestation reminders. Both are idempotent: the expiry run is deduplicated
+// on the (stored, possibly already extended) expiry date, the reminders are
+// keyed by identity and offset.
+func (e *Engine) nonHumanJoined(r gatehouse.Run) {
+	if r.Event.Type != gatehouse.EventJoiner && r.Event.Type != gatehouse.EventRehire {
+		return
+	}
+	id, err := e.db.GetIdentity(r.IdentityKey)
+	if err != nil || id.Kind.Human() || !id.Kind.Valid() || id.Expiry.IsZero() || id.Status == gatehouse.StatusTerminated {
+		return
+	}
+	if _, err := e.scheduleNonHumanEnd(e.ctx, id); err != nil {
+		e.log.Error().Err(err).Str("identity", id.Key()).Msg("schedule non-human expiry")
+	}
+}
+
 // attestJob is an owner-attestation reminder for one expiry date.
 type attestJob struct {
 	Identity string         `json:"identity"`

@@ -438,3 +438,32 @@ func TestOwnerLeavesFreezesAndHandsOff(t *testing.T) {
 		})
 	}
 }
+
+// TestNonHumanJoinedByHRGetsItsExpiry: a bot that arrives as a plain joiner
+// (HR sync, `gatehouse onboard`) gets the same scheduled expiry and
+// attestation reminders as a registered one.
+func TestNonHumanJoinedByHRGetsItsExpiry(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	clk := clocktest.New(t0)
+	h := newHarness(t, loadConfig(t, cfgPath, nil), withClock(clk))
+	ada := owner(t, h, "ada@example.com", "grace@example.com")
+	exp := gatehouse.Date{Year: 2026, Month: 5, Day: 1}
+	bot := ciBot(ada.Email, exp)
+	h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventJoiner, Identity: bot}).ID)
+	var expiry gatehouse.Run
+	eventually(t, "a scheduled expiry run", func() bool {
+		runs, _ := h.db.ListRuns(store.RunFilter{IdentityKey: bot.Key()})
+		for _, r := range runs {
+			if r.Event.Type == gatehouse.EventExpiry && r.Status == gatehouse.RunScheduled {
+				expiry = r
+				return true
+			}
+		}
+		return false
+	})
+	if !expiry.NotBefore.Equal(exp.In(berlin)) {
+		t.Fatalf("expiry run at %s", expiry.NotBefore)
+	}
+	clk.Set(exp.In(berlin).Add(-3 * 24 * time.Hour))
+	eventually(t, "both attestation reminders", func() bool { return h.notes.count("owner_attest:"+bot.Key()) == 2 })
+}

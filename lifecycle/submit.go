@@ -386,6 +386,7 @@ func (e *Engine) finished(r gatehouse.Run) {
 		if err := e.setIdentityStatus(r, gatehouse.StatusActive); err != nil {
 			e.log.Error().Err(err).Str("run", r.ID).Msg("record identity status")
 		}
+		e.nonHumanJoined(r) // however a non-human joined, its expiry is scheduled (nonhuman.go)
 	case EventIdentityExtend: // IT approved a non-human's extension past the owner's cap
 		e.identityExtended(r)
 	}
