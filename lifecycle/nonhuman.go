@@ -239,23 +239,25 @@ func (e *Engine) Frozen(id gatehouse.Identity) (bool, string) {
 
 // freezeEvent applies the freeze to a submitted event: a joiner or rehire
 // of a frozen non-human is refused; a mover keeps its removals and loses
-// every addition. It returns the reason when something was withheld.
-func (e *Engine) freezeEvent(ev gatehouse.Event, plan *gatehouse.Plan) (string, error) {
-	id := ev.Identity
-	if ev.Type == gatehouse.EventMover && ev.Previous != nil {
+// every addition. It returns the reason when something was withheld. A
+// mover that does not change the owner keeps the hand-off markers (an HR
+// feed knows nothing of them), so the hand-off card still works.
+func (e *Engine) freezeEvent(ev *gatehouse.Event, plan *gatehouse.Plan) (string, error) {
+	if ev.Type == gatehouse.EventMover && ev.Previous != nil && !ev.Identity.Kind.Human() {
 		// A move that hands the identity to a new, active owner is how it is
 		// owned again; judge the move by its stored state otherwise.
 		prev := *ev.Previous
-		if strings.EqualFold(prev.Owner, id.Owner) || id.Owner == "" {
-			if id.Attributes == nil || id.Attributes[AttrOwnerLeft] == "" {
-				if left := prev.Attr(AttrOwnerLeft); left != "" {
-					id.Attributes = mergeAttr(id.Attributes, AttrOwnerLeft, left)
+		if strings.EqualFold(prev.Owner, ev.Identity.Owner) || ev.Identity.Owner == "" {
+			for _, k := range []string{AttrOwnerLeft, AttrHandoffTo} {
+				if v := prev.Attr(k); v != "" && ev.Identity.Attr(k) == "" {
+					ev.Identity.Attributes = mergeAttr(ev.Identity.Attributes, k, v)
 				}
 			}
-		} else if _, err := e.activeOwner(id.Owner); err == nil {
+		} else if _, err := e.activeOwner(ev.Identity.Owner); err == nil {
 			return "", nil
 		}
 	}
+	id := ev.Identity
 	frozen, why := e.Frozen(id)
 	if !frozen {
 		return "", nil

@@ -379,6 +379,7 @@ func TestOwnerLeavesFreezesAndHandsOff(t *testing.T) {
 			// Frozen: a mover into Engineering would add the engineer profile.
 			moved := bot
 			moved.Department = "Engineering"
+			moved.Attributes = nil // as an HR feed would send it
 			mv := h.wait(h.submit(gatehouse.Event{Type: gatehouse.EventMover, Identity: moved}).ID)
 			for _, s := range h.steps(mv.ID) {
 				if s.Kind == gatehouse.StepGrant || s.Kind == gatehouse.StepEnsureAccount || s.Kind == gatehouse.StepApproval {
@@ -390,6 +391,9 @@ func TestOwnerLeavesFreezesAndHandsOff(t *testing.T) {
 			}
 			if !strings.Contains(mv.Event.Reason, "frozen") {
 				t.Errorf("mover reason %q does not say why", mv.Event.Reason)
+			}
+			if b, _ := h.db.GetIdentity(key); b.Attr(AttrHandoffTo) != "grace@example.com" {
+				t.Fatalf("the mover dropped the hand-off markers: %+v", b.Attributes)
 			}
 			if _, err := h.eng.RequestAccess(ctx, AccessRequest{Identity: key, Requester: "grace@example.com",
 				Entitlements: []gatehouse.EntitlementRef{{App: "aws", Entitlement: "readonly"}}}); !errors.Is(err, ErrNotAllowed) || !strings.Contains(err.Error(), "frozen") {

@@ -118,7 +118,7 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 		plan = &p
 		// A non-human without an owner (or whose owner left) is frozen: its
 		// joiner is refused, a mover adds nothing (nonhuman.go).
-		if why, err := e.freezeEvent(ev, plan); err != nil {
+		if why, err := e.freezeEvent(&ev, plan); err != nil {
 			return gatehouse.Run{}, false, err
 		} else if why != "" {
 			ev.Reason = strings.TrimPrefix(ev.Reason+"; ", "; ") + "additions withheld: " + why
