@@ -79,7 +79,7 @@ func TestManifestGrantsExactlyWhatTheBotUses(t *testing.T) {
 		cmds = append(cmds, c.Command)
 	}
 	sort.Strings(cmds)
-	if strings.Join(cmds, " ") != "/access /offboard /onboard" {
+	if strings.Join(cmds, " ") != "/access /identity /offboard /onboard" {
 		t.Errorf("slash commands %v", cmds)
 	}
 

@@ -336,6 +336,8 @@ func (n *Notifier) Reminder(ctx context.Context, kind, id string) {
 			}
 		case "grant_expiry":
 			b.remindGrantExpiry(ctx, id)
+		case "owner_attest", "owner_handoff":
+			b.remindNonHuman(ctx, kind, id) // identity.go
 		case "owner_expired":
 			run, err := b.svc.Store.GetRun(id)
 			if err != nil {
@@ -368,13 +370,23 @@ func (b *Bot) remindGrantExpiry(ctx context.Context, jobID string) {
 		return
 	}
 	who := b.subject(g.Identity, gatehouse.Identity{})
-	if who.Email == "" {
+	to, holder := who.Email, ""
+	if !who.Kind.Human() && who.Owner != "" {
+		to, holder = who.Owner, who.Email // a bot reads no DMs: its owner decides
+	}
+	if to == "" {
 		return
 	}
-	uid, err := b.dir.UserIDOf(ctx, who.Email)
+	uid, err := b.dir.UserIDOf(ctx, to)
 	if err != nil {
 		return
 	}
-	b.dmText(ctx, uid, fmt.Sprintf("Your access to `%s` ends %s. If you still need it, ask again with `/access request`.",
-		g.Ref(), g.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")))
+	// The card offers Extend: a new request that goes through approval again.
+	ch, err := b.api.dm(ctx, uid)
+	if err == nil {
+		_, err = b.api.post(ctx, ch, cards.GrantExpiryText(g), cards.GrantExpiry(g, holder))
+	}
+	if err != nil {
+		b.log.Warn().Err(err).Str("job", jobID).Msg("grant expiry reminder")
+	}
 }

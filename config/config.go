@@ -66,6 +66,15 @@ type Defaults struct {
 	RequestMaxDuration time.Duration `yaml:"request_max_duration"`
 	// ExpiryReminder is how long before a time-bound grant expires its holder is reminded.
 	ExpiryReminder time.Duration `yaml:"expiry_reminder"`
+	// AttestBefore is when, before a non-human's expiry, its owner is asked
+	// whether it is still needed (default 14d and 3d).
+	AttestBefore []time.Duration `yaml:"attest_before"`
+	// AttestExtension is how far "Still needed" extends a non-human, from the
+	// day of the click (default 90d).
+	AttestExtension time.Duration `yaml:"attest_extension"`
+	// NonHumanMaxLifetime is how long after its registration an owner alone
+	// may keep a non-human alive (default 365d); extending past it needs IT.
+	NonHumanMaxLifetime time.Duration `yaml:"nonhuman_max_lifetime"`
 	// HighRisk is the lowest risk a mover's manager must review (default high).
 	ReviewRisk gatehouse.Risk `yaml:"review_risk"`
 }

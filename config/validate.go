@@ -135,6 +135,15 @@ func (c *Config) applyDefaults() {
 	if c.Defaults.ExpiryReminder == 0 {
 		c.Defaults.ExpiryReminder = 72 * time.Hour
 	}
+	if len(c.Defaults.AttestBefore) == 0 {
+		c.Defaults.AttestBefore = []time.Duration{14 * 24 * time.Hour, 3 * 24 * time.Hour}
+	}
+	if c.Defaults.AttestExtension == 0 {
+		c.Defaults.AttestExtension = 90 * 24 * time.Hour
+	}
+	if c.Defaults.NonHumanMaxLifetime == 0 {
+		c.Defaults.NonHumanMaxLifetime = 365 * 24 * time.Hour
+	}
 	if c.Approvals.RemindAfter == 0 {
 		c.Approvals.RemindAfter = 24 * time.Hour
 	}

@@ -19,8 +19,10 @@ type Notifier interface {
 	TaskOpened(ctx context.Context, t gatehouse.Task)
 	TaskClosed(ctx context.Context, t gatehouse.Task)
 	// Reminder nudges about something outstanding. kind is "approval",
-	// "task", "grant_expiry" (id is the grant's job id) or "owner_expired"
-	// (a non-human identity's owner; id is the run id).
+	// "task", "grant_expiry" (id is the grant's job id), "owner_expired"
+	// (a non-human identity's owner; id is the run id), "owner_attest" (ask
+	// a non-human's owner whether it is still needed; id is its key) or
+	// "owner_handoff" (its owner left: ask the manager to take it over).
 	Reminder(ctx context.Context, kind string, id string)
 }
 

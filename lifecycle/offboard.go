@@ -162,4 +162,7 @@ type AccessRequest struct {
 	Source    string // e.g. "slack:/access"
 	// DedupeKey makes the request idempotent (e.g. the Slack view id).
 	DedupeKey string
+	// RequireApproval makes every requested grant wait for an approval even
+	// where policy would not ask (extensions of time-bound access).
+	RequireApproval bool
 }

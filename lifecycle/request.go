@@ -30,6 +30,9 @@ func (e *Engine) RequestAccess(ctx context.Context, req AccessRequest) (gatehous
 	if id.Status == gatehouse.StatusTerminated || id.Status == gatehouse.StatusSuspended {
 		return gatehouse.Run{}, fmt.Errorf("%w: %s is %s", ErrNotAllowed, id.Email, id.Status)
 	}
+	if frozen, why := e.Frozen(id); frozen {
+		return gatehouse.Run{}, fmt.Errorf("%w: %s", ErrNotAllowed, why) // no owner, no new access
+	}
 	now := e.clock.Now()
 	held, err := e.db.Grants(id.Key())
 	if err != nil {
@@ -59,6 +62,9 @@ func (e *Engine) RequestAccess(ctx context.Context, req AccessRequest) (gatehous
 		if plan.Grants[i].ExpiresAt.IsZero() {
 			plan.Grants[i].ExpiresAt = plan.ExpiresAt
 		}
+	}
+	if req.RequireApproval {
+		requireApproval(&plan)
 	}
 	plan.Add = plan.Grants
 	key := req.DedupeKey

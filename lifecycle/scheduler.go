@@ -22,6 +22,7 @@ const (
 	jobGrantRemind      = "grant_remind"
 	jobTaskRemind       = "task_remind"
 	jobTaskEscalate     = "task_escalate"
+	// jobOwnerAttest (nonhuman.go) asks a non-human's owner to re-attest.
 )
 
 func jobID(kind, key string) string { return kind + ":" + key }
@@ -168,6 +169,12 @@ func (e *Engine) runJob(j store.Job) error {
 	case jobGrantRemind:
 		e.notify.Reminder(e.ctx, "grant_expiry", j.ID)
 		return nil
+	case jobOwnerAttest:
+		var a attestJob
+		if err := json.Unmarshal(j.Payload, &a); err != nil {
+			return nil
+		}
+		return e.attestReminder(a)
 	case jobTaskRemind, jobTaskEscalate:
 		var id string
 		if err := json.Unmarshal(j.Payload, &id); err != nil {
@@ -180,7 +187,7 @@ func (e *Engine) runJob(j store.Job) error {
 
 func ownJob(kind string) bool {
 	switch kind {
-	case jobStartRun, jobApprovalRemind, jobApprovalEscalate, jobApprovalExpire, jobGrantExpire, jobGrantRemind, jobTaskRemind, jobTaskEscalate:
+	case jobStartRun, jobApprovalRemind, jobApprovalEscalate, jobApprovalExpire, jobGrantExpire, jobGrantRemind, jobTaskRemind, jobTaskEscalate, jobOwnerAttest:
 		return true
 	}
 	return false

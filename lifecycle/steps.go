@@ -144,6 +144,8 @@ func (e *Engine) materialize(run gatehouse.Run) ([]gatehouse.Step, error) {
 		p.provision(plan, addsOf(plan), held, "")
 	case t == EventAccessRevoke:
 		p.revokePlanned(plan, held)
+	case t == EventIdentityExtend: // nonhuman.go: an approval, then the new expiry applies
+		p.planIdentityExtend(plan)
 	case t == EventAccessExpiry:
 		for _, g := range plan.Remove {
 			p.add(gatehouse.Step{ID: stepID("revoke", g.App, g.Entitlement), Kind: gatehouse.StepRevoke, App: g.App, Entitlement: g.Entitlement, Reasons: g.Reasons})

@@ -116,6 +116,13 @@ func (e *Engine) Submit(ctx context.Context, ev gatehouse.Event, opts ...SubmitO
 			p.Add = nil
 		}
 		plan = &p
+		// A non-human without an owner (or whose owner left) is frozen: its
+		// joiner is refused, a mover adds nothing (nonhuman.go).
+		if why, err := e.freezeEvent(&ev, plan); err != nil {
+			return gatehouse.Run{}, false, err
+		} else if why != "" {
+			ev.Reason = strings.TrimPrefix(ev.Reason+"; ", "; ") + "additions withheld: " + why
+		}
 	}
 	run := gatehouse.Run{IdentityKey: id.Key(), Event: ev, Plan: plan, Status: gatehouse.RunPending}
 	switch {
@@ -320,6 +327,7 @@ func (e *Engine) beginRun(run gatehouse.Run) error {
 	if !t.Removes() {
 		return nil
 	}
+	e.handoffNonHumans(run) // a leaving owner's non-humans go to their manager, frozen (nonhuman.go)
 	return e.supersede(run)
 }
 
@@ -378,6 +386,9 @@ func (e *Engine) finished(r gatehouse.Run) {
 		if err := e.setIdentityStatus(r, gatehouse.StatusActive); err != nil {
 			e.log.Error().Err(err).Str("run", r.ID).Msg("record identity status")
 		}
+		e.nonHumanJoined(r) // however a non-human joined, its expiry is scheduled (nonhuman.go)
+	case EventIdentityExtend: // IT approved a non-human's extension past the owner's cap
+		e.identityExtended(r)
 	}
 }
 
