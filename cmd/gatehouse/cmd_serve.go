@@ -136,11 +136,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 0
 	}
 	sv := &server{flags: f, path: path, db: db, log: log}
+	raw, _ := os.ReadFile(f.config)
 	c, err := sv.start(cfg, re)
 	if err != nil {
 		db.Close()
 		return reportLoadErr(stderr, err)
 	}
+	c.raw = raw
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,6 +205,7 @@ type server struct {
 type core struct {
 	cfg       *config.Config
 	re        *rules.Engine
+	raw       []byte // the config file's text, to log what a reload changes
 	engDone   chan struct{} // closed when the engine's Close returned (set by stop)
 	b         *bot.Bot
 	eng       *lifecycle.Engine

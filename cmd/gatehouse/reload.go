@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"sort"
-	"strings"
 
 	"github.com/gatehousehq/gatehouse/config"
+	"go.yaml.in/yaml/v3"
 )
 
 // Reload on SIGHUP.
@@ -62,12 +63,12 @@ func (sv *server) reload(ctx context.Context, old *core) *core {
 	if sv.flags.db == "" && cfg.Store.Path != old.cfg.Store.Path {
 		log.Warn().Str("store_path", cfg.Store.Path).Str("in_use", sv.path).Msg("reload: store.path changed; that needs a restart — keeping the open database")
 	}
-	changed := changedSections(old.cfg, cfg)
-	if len(changed) == 0 {
-		log.Info().Msg("reload: the config is unchanged; nothing to do")
-		return old
-	}
-	log.Info().Strs("changed", changed).Msg("reload: config valid; swapping the core")
+	// Swapped even when the text is unchanged: the secrets it points to
+	// (${ENV} is fixed for the process, but *_file is re-read) may have
+	// been rotated.
+	raw, _ := os.ReadFile(sv.flags.config)
+	changed := changedSections(old.raw, raw)
+	log.Info().Strs("changed", changed).Msg("reload: config valid; swapping the core (secrets re-read)")
 	sv.stop(old, old.cfg.Engine.ShutdownGrace, "reload")
 	// Two engines must never drive runs at once: wait for the old one's
 	// steps even past the grace period (nothing is exiting here).
@@ -76,6 +77,7 @@ func (sv *server) reload(ctx context.Context, old *core) *core {
 	}
 	c, err := sv.start(cfg, re)
 	if err == nil {
+		c.raw = raw
 		log.Info().Strs("changed", changed).Int("rules", len(cfg.Rules)).Int("apps", len(cfg.Apps)).Msg("reload: new config in effect")
 		return c
 	}
@@ -85,22 +87,28 @@ func (sv *server) reload(ctx context.Context, old *core) *core {
 		log.Error().Err(err).Msg("reload: the old config did not start again either; exiting")
 		return nil
 	}
+	c.raw = old.raw
 	return c
 }
 
-// changedSections names the top-level config sections that differ.
-func changedSections(a, b *config.Config) []string {
+// changedSections names the top-level sections that differ between two
+// config files' texts (the decoded structs carry positions and parser
+// state, which differ when only a line moved). Unreadable text counts as
+// every section changed.
+func changedSections(a, b []byte) []string {
+	var ma, mb map[string]any
+	if yaml.Unmarshal(a, &ma) != nil || yaml.Unmarshal(b, &mb) != nil {
+		return []string{"(all)"}
+	}
 	var out []string
-	va, vb := reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem()
-	t := va.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if !f.IsExported() || name == "" || name == "-" {
-			continue
+	for k, v := range mb {
+		if !reflect.DeepEqual(ma[k], v) {
+			out = append(out, k)
 		}
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			out = append(out, name)
+	}
+	for k := range ma {
+		if _, ok := mb[k]; !ok {
+			out = append(out, k)
 		}
 	}
 	sort.Strings(out)

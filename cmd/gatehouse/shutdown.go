@@ -47,7 +47,7 @@ func (sv *server) stage(ctx context.Context, name string, fn func()) bool {
 		sv.log.Debug().Str("stage", name).Dur("took", time.Since(start)).Msg("shutdown: stage done")
 		return true
 	case <-ctx.Done():
-		sv.log.Warn().Str("stage", name).Dur("took", time.Since(start)).Msg("shutdown: grace period over; stage abandoned (its work resumes on the next start)")
+		sv.log.Warn().Str("stage", name).Dur("took", time.Since(start)).Msg("shutdown: grace period over; stage abandoned (cut off: steps resume on the next start, undelivered Slack notices are dropped)")
 		return false
 	}
 }
