@@ -205,7 +205,7 @@ type server struct {
 type core struct {
 	cfg       *config.Config
 	re        *rules.Engine
-	raw       []byte // the config file's text, to log what a reload changes
+	raw       []byte        // the config file's text, to log what a reload changes
 	engDone   chan struct{} // closed when the engine's Close returned (set by stop)
 	b         *bot.Bot
 	eng       *lifecycle.Engine

@@ -483,3 +483,62 @@ func TestServeStandbyTakesOver(t *testing.T) {
 		}
 	}
 }
+
+// TestHotBackupRestoreResumes: serve's scheduled backup is taken while runs
+// are unfinished (the first one is written at start, as the engine resumes
+// work); the active server then dies. The backup restored to a new path
+// opens, and the engine started on it resumes the unfinished runs and
+// finishes them — effects the apps already had are not repeated.
+func TestHotBackupRestoreResumes(t *testing.T) {
+	e := newProcEnv(t)
+	backups := filepath.Join(e.dir, "backups")
+	e.writeConfig("200ms", everyoneProfile+"store: {backup_every: 1h, backup_dir: "+backups+", backup_keep: 2}\n")
+	emails := e.submitJoiners(3)
+	p := e.start()
+	p.waitLog("backup written", 20*time.Second)
+	e.waitEffect(p, "okta", "ensure_account", emails[0], "", 10*time.Second)
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	names, _ := filepath.Glob(filepath.Join(backups, "gatehouse-*.db"))
+	if len(names) != 1 {
+		t.Fatalf("backups %v", names)
+	}
+	restored := filepath.Join(t.TempDir(), "restored.db")
+	raw, err := os.ReadFile(names[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(restored, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.db = restored
+	runs, db := e.runs()
+	db.Close()
+	open := 0
+	for _, r := range runs {
+		if !r.Status.Terminal() {
+			open++
+		}
+	}
+	if len(runs) != 3 || open == 0 {
+		t.Fatalf("backup holds %d runs, %d unfinished; want 3, some unfinished", len(runs), open)
+	}
+	out := e.run("runs", "resume")
+	runs, _ = e.runs()
+	for _, r := range runs {
+		if r.Status != gatehouse.RunSucceeded {
+			t.Errorf("restored run %s is %s (%s)", r.ID, r.Status, out)
+		}
+	}
+	for _, m := range emails {
+		for _, app := range []string{"okta", "github", "aws"} {
+			if n := e.effects(app, "ensure_account", m, ""); n != 1 {
+				t.Errorf("%s: account of %s created %d times", app, m, n)
+			}
+			if n := e.effects(app, "grant", m, "users"); n != 1 {
+				t.Errorf("%s: %s granted %d times", app, m, n)
+			}
+		}
+	}
+	t.Logf("backup of %d bytes with %d unfinished runs restored and resumed", len(raw), open)
+}
