@@ -27,6 +27,21 @@ for pidfile in /run/slapd/slapd.pid /var/run/slapd/slapd.pid; do
 		kill "$(cat "$pidfile")" 2>/dev/null || true
 	fi
 done
+# --- packaging checks (cmd/gatehouse TestSystemdUnit) -----------------------
+# systemd-analyze verifies examples/systemd/gatehouse.service. The Dockerfile
+# is checked by a Go test with BuildKit's parser (no Docker engine in CI, no
+# hadolint package in Debian or the registries), so it needs nothing here.
+if command -v systemd-analyze >/dev/null 2>&1; then
+	echo "install-deps: systemd-analyze already installed"
+else
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then
+		SUDO="sudo"
+	fi
+	$SUDO apt-get update
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd
+fi
+# --- end packaging checks ---------------------------------------------------
 # Vendor API descriptions the connector tests validate against (npm
 # packages, pinned), one script per vendor, each installing into its own
 # prefix under .ci/specs/VENDOR so that one npm install never prunes another.
