@@ -101,4 +101,3 @@ func procStatus(t *testing.T, pid int) (rss, hwm int) {
 	}
 	return rss, hwm
 }
-
