@@ -27,7 +27,7 @@ for pidfile in /run/slapd/slapd.pid /var/run/slapd/slapd.pid; do
 		kill "$(cat "$pidfile")" 2>/dev/null || true
 	fi
 done
-# --- packaging checks (cmd/gatehouse TestSystemdUnit) -----------------------
+# --- packaging checks (cmd/gatehouse/processtest TestSystemdUnit) -----------------------
 # systemd-analyze verifies examples/systemd/gatehouse.service. The Dockerfile
 # is checked by a Go test with BuildKit's parser (no Docker engine in CI, no
 # hadolint package in Debian or the registries), so it needs nothing here.

@@ -1,4 +1,4 @@
-package main
+package processtest
 
 // Checks of the packaging files CI cannot exercise for real: no Docker
 // engine runs on the CI machines, so the Dockerfile is parsed with
@@ -57,7 +57,7 @@ func parseDockerfile(t *testing.T, path string) []dockerInstr {
 var pinnedImage = regexp.MustCompile(`(@sha256:[0-9a-f]{64}$)|(:[^:/]*\d+\.\d+(\.\d+)?[^:/]*$)`)
 
 func TestDockerfile(t *testing.T) {
-	ins := parseDockerfile(t, filepath.Join("..", "..", "Dockerfile"))
+	ins := parseDockerfile(t, filepath.Join("..", "..", "..", "Dockerfile"))
 	var stages []string
 	var final []dockerInstr // instructions of the last stage
 	for _, in := range ins {
@@ -130,7 +130,7 @@ func TestDockerfile(t *testing.T) {
 }
 
 func TestDockerignore(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", ".dockerignore"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestSystemdUnit(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("systemd is Linux only")
 	}
-	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "systemd", "gatehouse.service"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "examples", "systemd", "gatehouse.service"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package processtest
 
 // Real-process tests of serve's lifecycle: the binary is built once, then
 // started, signalled and killed like an operator (or systemd) would.
@@ -41,7 +41,7 @@ func gatehouseBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "gatehouse")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/gatehousehq/gatehouse/cmd/gatehouse").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
