@@ -57,6 +57,9 @@ func (q *queue) run(ctx context.Context, j job) {
 	// user started must still get its confirmation posted.
 	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.timeout)
 	defer cancel()
+	if q.aborted.Err() != nil {
+		cancel() // AfterFunc would cancel too, but asynchronously
+	}
 	stop := context.AfterFunc(q.aborted, cancel)
 	defer stop()
 	defer func() {
