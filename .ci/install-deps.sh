@@ -1,51 +1,55 @@
 #!/bin/sh
-# install-deps.sh installs the system packages Gatehouse's tests need:
-# slapd and ldap-utils for connectors/ldap, which starts its own unprivileged
-# slapd per test run, and promtool (package metrics). Safe to run repeatedly.
-# The Debian package starts a system slapd on port 389 after install; the
-# tests never use it, so it is stopped to keep the machine quiet and port 389
-# free.
+# install-deps.sh installs what Gatehouse's tests need beyond Go, in one apt
+# transaction, skipping whatever is already there (safe to run repeatedly):
+#   - slapd and ldap-utils for connectors/ldap, which starts its own
+#     unprivileged slapd per test run;
+#   - promtool (Debian package prometheus), which checks
+#     examples/prometheus/alerts.yaml and lints the metrics exposition;
+#   - systemd-analyze (package systemd), which verifies
+#     examples/systemd/gatehouse.service (cmd/gatehouse/processtest). The
+#     Dockerfile is checked by a Go test with BuildKit's parser: there is no
+#     Docker engine in CI and no hadolint package in Debian or the registries;
+#   - the vendors' API descriptions (npm, pinned) that the connector fakes
+#     validate every request and response against (.ci/deps.d/*.sh).
+# The Debian packages start system daemons (slapd on 389, prometheus on
+# 9090) after install; the tests never use them, so they are stopped.
 set -eu
 
-if command -v slapd >/dev/null 2>&1 && command -v ldapsearch >/dev/null 2>&1; then
-	echo "install-deps: slapd and ldap-utils already installed"
-else
+pkgs=""
+if ! command -v slapd >/dev/null 2>&1 || ! command -v ldapsearch >/dev/null 2>&1; then
+	pkgs="$pkgs slapd ldap-utils"
+fi
+if ! command -v promtool >/dev/null 2>&1; then
+	pkgs="$pkgs prometheus"
+fi
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	pkgs="$pkgs systemd"
+fi
+if [ -n "$pkgs" ]; then
 	SUDO=""
 	if [ "$(id -u)" -ne 0 ]; then
 		SUDO="sudo"
 	fi
+	echo "install-deps: apt-get install$pkgs"
 	$SUDO apt-get update
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y slapd ldap-utils
+	# shellcheck disable=SC2086 # the list is meant to split
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $pkgs
+else
+	echo "install-deps: slapd, ldap-utils, promtool and systemd-analyze already installed"
 fi
 
-# Stop the system slapd the package may have started (by service or pid file),
-# never by process name: other slapd processes (tests) may be running.
+# Stop the system daemons the packages may have started (by service or pid
+# file), never by process name: other slapd processes (tests) may be running.
 if command -v service >/dev/null 2>&1; then
 	service slapd stop >/dev/null 2>&1 || true
+	service prometheus stop >/dev/null 2>&1 || true
 fi
 for pidfile in /run/slapd/slapd.pid /var/run/slapd/slapd.pid; do
 	if [ -f "$pidfile" ]; then
 		kill "$(cat "$pidfile")" 2>/dev/null || true
 	fi
 done
-# promtool (Debian package prometheus) checks examples/prometheus/alerts.yaml
-# and lints the metrics exposition (package metrics' tests). The package's
-# server is not wanted: it is stopped where an init system started it.
-if command -v promtool >/dev/null 2>&1; then
-	echo "install-deps: promtool already installed"
-else
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then
-		SUDO="sudo"
-	fi
-	$SUDO apt-get update
-	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus
-	# Where an init system started the Prometheus server, stop it: only
-	# promtool is wanted (and port 9090 stays free).
-	if command -v service >/dev/null 2>&1; then
-		$SUDO service prometheus stop >/dev/null 2>&1 || true
-	fi
-fi
+
 # Vendor API descriptions the connector tests validate against (npm
 # packages, pinned), one script per vendor, each installing into its own
 # prefix under .ci/specs/VENDOR so that one npm install never prunes another.

@@ -27,10 +27,15 @@ type queue struct {
 	mu      sync.RWMutex
 	closed  bool
 	timeout time.Duration // per job
+	// abort ends the jobs' contexts at once: a bounded shutdown whose
+	// grace period is over must not wait out a job's own timeout.
+	aborted context.Context
+	abort   context.CancelFunc
 }
 
 func newQueue(ctx context.Context, workers, depth int, timeout time.Duration, log zerolog.Logger) *queue {
 	q := &queue{shards: make([]chan job, workers), log: log, timeout: timeout}
+	q.aborted, q.abort = context.WithCancel(context.Background())
 	for i := range q.shards {
 		ch := make(chan job, depth)
 		q.shards[i] = ch
@@ -52,6 +57,11 @@ func (q *queue) run(ctx context.Context, j job) {
 	// user started must still get its confirmation posted.
 	jctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), q.timeout)
 	defer cancel()
+	if q.aborted.Err() != nil {
+		cancel() // AfterFunc would cancel too, but asynchronously
+	}
+	stop := context.AfterFunc(q.aborted, cancel)
+	defer stop()
 	defer func() {
 		if r := recover(); r != nil {
 			q.log.Error().Interface("panic", r).Str("job", j.name).Str("key", j.key).Msg("job panicked; continuing")

@@ -255,6 +255,10 @@ type EngineConfig struct {
 	StepTimeout time.Duration `yaml:"step_timeout"`
 	BackoffBase time.Duration `yaml:"backoff_base"`
 	BackoffMax  time.Duration `yaml:"backoff_max"`
+	// ShutdownGrace bounds how long `serve` takes to stop after SIGTERM
+	// (default 10 s): in-flight steps past it are cut off and resumed on the
+	// next start, undelivered Slack notices are dropped.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
 }
 
 // SlackConfig configures the Slack transport.

@@ -117,6 +117,9 @@ func (c *Config) validate(errs *ErrorList) {
 	if c.Engine.Workers < 0 || c.Engine.MaxAttempts < 0 {
 		c.add(errs, "engine", "workers and max_attempts must not be negative")
 	}
+	if c.Engine.ShutdownGrace < 0 || c.Engine.ShutdownGrace > 10*time.Minute {
+		c.add(errs, "engine.shutdown_grace", "must be between 0 (default 10s) and 10m")
+	}
 }
 
 func (c *Config) applyDefaults() {
@@ -173,6 +176,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Engine.BackoffMax == 0 {
 		c.Engine.BackoffMax = 5 * time.Minute
+	}
+	if c.Engine.ShutdownGrace == 0 {
+		c.Engine.ShutdownGrace = 10 * time.Second
 	}
 }
 

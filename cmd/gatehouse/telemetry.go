@@ -74,7 +74,7 @@ func (t *telemetry) webhooks() hr.Observer {
 // start listens on metrics.listen and serves /metrics, /healthz and
 // /readyz (store open, Socket Mode connected, scheduler running). stop
 // closes the listener and waits for the server.
-func (t *telemetry) start(ctx context.Context, eng *lifecycle.Engine) (stop func(), err error) {
+func (t *telemetry) start(ctx context.Context, engine func() *lifecycle.Engine) (stop func(), err error) {
 	if t == nil {
 		return func() {}, nil
 	}
@@ -97,7 +97,7 @@ func (t *telemetry) start(ctx context.Context, eng *lifecycle.Engine) (stop func
 			return nil
 		}},
 		{Name: "scheduler", Probe: func(context.Context) error {
-			if !eng.SchedulerRunning() {
+			if eng := engine(); eng == nil || !eng.SchedulerRunning() {
 				return errors.New("lifecycle scheduler not running")
 			}
 			return nil
