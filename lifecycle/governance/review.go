@@ -159,12 +159,12 @@ func (r *Reviews) Start(ctx context.Context, req StartRequest) (gatehouse.Campai
 	if err != nil {
 		return gatehouse.Campaign{}, err
 	}
-	grants, err := r.DB.AllGrants()
-	if err != nil {
+	now := r.now().UTC().Truncate(time.Second)
+	sel := newSelector(r.Config, ids, req.Scope, req.Reviewers, now)
+	if err := r.DB.EachGrant(func(g gatehouse.Grant) error { sel.add(g); return nil }); err != nil {
 		return gatehouse.Campaign{}, err
 	}
-	now := r.now().UTC()
-	items := SelectItems(r.Config, ids, grants, req.Scope, req.Reviewers, now)
+	items := sel.items()
 	if len(items) == 0 {
 		return gatehouse.Campaign{}, ErrEmptyCampaign
 	}
@@ -235,60 +235,117 @@ func byReviewer(items []gatehouse.ReviewItem) []reviewerGroup {
 // reviewer from roles (see Reviewer). Items are ordered by reviewer, then
 // person, app and entitlement, and numbered in that order.
 func SelectItems(cfg *config.Config, ids []gatehouse.Identity, grants []gatehouse.Grant, scope gatehouse.ReviewScope, roles []string, now time.Time) []gatehouse.ReviewItem {
-	byKey := make(map[string]gatehouse.Identity, len(ids))
-	byEmail := make(map[string]gatehouse.Identity, len(ids))
-	for _, id := range ids {
-		byKey[id.Key()] = id
-		if id.Email != "" {
-			byEmail[strings.ToLower(id.Email)] = id
-		}
-	}
-	apps := map[string]bool{}
-	for _, a := range scope.Apps {
-		apps[a] = true
-	}
-	it := itReviewer(cfg)
-	var out []gatehouse.ReviewItem
+	s := newSelector(cfg, ids, scope, roles, now)
 	for _, g := range grants {
-		if !g.Active(now) || (len(apps) > 0 && !apps[g.App]) || cfg.Apps[g.App] == nil {
-			continue
-		}
-		id, ok := byKey[g.Identity]
-		if !ok || id.Status == gatehouse.StatusTerminated {
-			continue // a leaver's access is the offboarding's, not a review's
-		}
-		if scope.Team != "" && !strings.EqualFold(id.Team, scope.Team) {
-			continue
-		}
-		if scope.Department != "" && !strings.EqualFold(id.Department, scope.Department) {
-			continue
-		}
-		risk := gatehouse.RiskLow
-		if e, ok := cfg.Entitlement(g.Ref()); ok && e.Risk != 0 {
-			risk = e.Risk
-		}
-		if risk < scope.MinRisk {
-			continue
-		}
-		who, role := Reviewer(cfg, id, g.App, roles, byEmail, it)
-		out = append(out, gatehouse.ReviewItem{Identity: id.Key(), Email: strings.ToLower(id.Email), Name: id.Name, Manager: strings.ToLower(id.ManagerEmail),
-			App: g.App, Entitlement: g.Entitlement, Risk: risk, GrantedAt: g.GrantedAt, Reviewer: who, ReviewerRole: role, AssignedAt: now})
+		s.add(g)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Reviewer != b.Reviewer {
-			return a.Reviewer < b.Reviewer
+	return s.items()
+}
+
+// selector builds a campaign's items grant by grant, so that Start can
+// stream the grants bucket instead of copying 80,000 grants first.
+type selector struct {
+	cfg     *config.Config
+	scope   gatehouse.ReviewScope
+	roles   []string
+	now     time.Time
+	it      string
+	byKey   map[string]gatehouse.Identity
+	byEmail map[string]gatehouse.Identity
+	apps    map[string]bool
+	// reviewers caches Reviewer per identity and app (the answer depends
+	// on nothing else), and out holds pointers so that sorting moves
+	// 8 bytes, not a whole item.
+	reviewers map[[2]string][2]string
+	out       []*gatehouse.ReviewItem
+}
+
+func newSelector(cfg *config.Config, ids []gatehouse.Identity, scope gatehouse.ReviewScope, roles []string, now time.Time) *selector {
+	s := &selector{cfg: cfg, scope: scope, roles: roles, now: now, it: itReviewer(cfg), apps: map[string]bool{},
+		byKey: make(map[string]gatehouse.Identity, len(ids)), byEmail: make(map[string]gatehouse.Identity, len(ids)), reviewers: map[[2]string][2]string{}}
+	for _, id := range ids {
+		s.byKey[id.Key()] = id
+		if id.Email != "" {
+			s.byEmail[strings.ToLower(id.Email)] = id
 		}
-		if a.Email != b.Email {
-			return a.Email < b.Email
+	}
+	for _, a := range scope.Apps {
+		s.apps[a] = true
+	}
+	return s
+}
+
+func (s *selector) add(g gatehouse.Grant) {
+	if !g.Active(s.now) || (len(s.apps) > 0 && !s.apps[g.App]) || s.cfg.Apps[g.App] == nil {
+		return
+	}
+	id, ok := s.byKey[g.Identity]
+	if !ok || id.Status == gatehouse.StatusTerminated {
+		return // a leaver's access is the offboarding's, not a review's
+	}
+	if s.scope.Team != "" && !strings.EqualFold(id.Team, s.scope.Team) {
+		return
+	}
+	if s.scope.Department != "" && !strings.EqualFold(id.Department, s.scope.Department) {
+		return
+	}
+	risk := gatehouse.RiskLow
+	if e, ok := s.cfg.Entitlement(g.Ref()); ok && e.Risk != 0 {
+		risk = e.Risk
+	}
+	if risk < s.scope.MinRisk {
+		return
+	}
+	k := [2]string{g.Identity, g.App}
+	rv, ok := s.reviewers[k]
+	if !ok {
+		who, role := Reviewer(s.cfg, id, g.App, s.roles, s.byEmail, s.it)
+		rv = [2]string{who, role}
+		s.reviewers[k] = rv
+	}
+	s.out = append(s.out, &gatehouse.ReviewItem{Identity: id.Key(), Email: strings.ToLower(id.Email), Name: id.Name, Manager: strings.ToLower(id.ManagerEmail),
+		App: g.App, Entitlement: g.Entitlement, Risk: risk, GrantedAt: g.GrantedAt, Reviewer: rv[0], ReviewerRole: rv[1], AssignedAt: s.now})
+}
+
+func (s *selector) items() []gatehouse.ReviewItem {
+	// Group per reviewer first: sorting a few hundred reviewers and then
+	// each one's few hundred lines is far cheaper than one 80,000-way sort.
+	at := map[string]int{}
+	var groups [][]*gatehouse.ReviewItem
+	var names []string
+	for _, p := range s.out {
+		i, ok := at[p.Reviewer]
+		if !ok {
+			i = len(groups)
+			at[p.Reviewer] = i
+			groups = append(groups, nil)
+			names = append(names, p.Reviewer)
 		}
-		if a.App != b.App {
-			return a.App < b.App
+		groups[i] = append(groups[i], p)
+	}
+	order := make([]int, len(groups))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(i, j int) bool { return names[order[i]] < names[order[j]] })
+	out := make([]gatehouse.ReviewItem, 0, len(s.out))
+	for _, gi := range order {
+		g := groups[gi]
+		sort.SliceStable(g, func(i, j int) bool {
+			a, b := g[i], g[j]
+			if a.Email != b.Email {
+				return a.Email < b.Email
+			}
+			if a.App != b.App {
+				return a.App < b.App
+			}
+			return a.Entitlement < b.Entitlement
+		})
+		for _, p := range g {
+			it := *p
+			it.ID = fmt.Sprintf("i%06d", len(out)+1)
+			out = append(out, it)
 		}
-		return a.Entitlement < b.Entitlement
-	})
-	for i := range out {
-		out[i].ID = fmt.Sprintf("i%06d", i+1)
 	}
 	return out
 }
