@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/config"
 )
 
 // EvidenceRow is one line of an access review's evidence for an auditor:
@@ -173,4 +174,44 @@ func sortProgress(p []ReviewerProgress) {
 			p[j], p[j-1] = p[j-1], p[j]
 		}
 	}
+}
+
+// StartOptions are a campaign's settings as typed on the command line or
+// in Slack: comma-separated lists, a risk name, a duration like "14d".
+type StartOptions struct {
+	Name, Apps, MinRisk, Team, Department, Deadline, Reviewers, OnDeadline string
+}
+
+// Request validates the options into a StartRequest by who.
+func (o StartOptions) Request(by Actor) (StartRequest, error) {
+	req := StartRequest{Name: strings.TrimSpace(o.Name), By: by, OnDeadline: strings.ToLower(strings.TrimSpace(o.OnDeadline)),
+		Scope: gatehouse.ReviewScope{Apps: splitList(o.Apps), Team: strings.TrimSpace(o.Team), Department: strings.TrimSpace(o.Department)}}
+	if o.MinRisk != "" {
+		r, err := gatehouse.ParseRisk(strings.TrimSpace(o.MinRisk))
+		if err != nil {
+			return req, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		}
+		req.Scope.MinRisk = r
+	}
+	if o.Deadline != "" {
+		d, err := config.ParseDuration(o.Deadline)
+		if err != nil || d <= 0 {
+			return req, fmt.Errorf("%w: deadline %q is not a duration like 14d", ErrBadRequest, o.Deadline)
+		}
+		req.Deadline = d
+	}
+	for _, r := range splitList(o.Reviewers) {
+		req.Reviewers = append(req.Reviewers, strings.ToLower(r))
+	}
+	return req, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
