@@ -32,6 +32,9 @@ func (b *Bot) onCommand(ctx context.Context, cmd slack.SlashCommand) {
 		b.logErr(err, "command "+cmd.Command)
 		reply(sh.Message(err), nil)
 	}
+	if b.onReviewCommand(ctx, cmd, actor, reply) {
+		return
+	}
 	switch cmd.Command {
 	case "/onboard":
 		m, err := b.svc.Onboard(ctx, actor, cmd.Text)
@@ -152,6 +155,9 @@ func (b *Bot) onAction(ctx context.Context, cb slack.InteractionCallback, a slac
 	if b.onDigestAction(ctx, cb, a, actor) {
 		return
 	}
+	if b.onReviewAction(ctx, cb, a, actor) {
+		return
+	}
 	switch a.ActionID {
 	case cards.ActApprove:
 		ap, err := b.svc.Decide(ctx, actor, a.Value, true, "")
@@ -265,6 +271,9 @@ func (b *Bot) checkSubmission(ctx context.Context, cb slack.InteractionCallback)
 		b.dmText(ctx, cb.User.ID, msg)
 	}
 	if payload, next, ok := b.checkDigestSubmission(cb, actor); ok {
+		return payload, next
+	}
+	if payload, next, ok := b.checkReviewSubmission(cb, actor); ok {
 		return payload, next
 	}
 	switch cb.View.CallbackID {
