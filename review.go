@@ -63,6 +63,10 @@ type Campaign struct {
 	ClosedAt   time.Time      `json:"closed_at,omitzero"`
 	// DeadlineDone records that the deadline action ran (once).
 	DeadlineDone bool `json:"deadline_done,omitempty"`
+	// Announced records that the reviewers were sent their lines. A
+	// campaign started where nobody can be told (the CLI) is announced by
+	// the next running Gatehouse.
+	Announced bool `json:"announced,omitempty"`
 
 	Items   int `json:"items"`
 	Decided int `json:"decided"`

@@ -159,7 +159,7 @@ func (r *Reviews) Start(ctx context.Context, req StartRequest) (gatehouse.Campai
 	if err != nil {
 		return gatehouse.Campaign{}, err
 	}
-	now := r.now().UTC().Truncate(time.Second)
+	now := r.now().UTC()
 	sel := newSelector(r.Config, ids, req.Scope, req.Reviewers, now)
 	if err := r.DB.EachGrant(func(g gatehouse.Grant) error { sel.add(g); return nil }); err != nil {
 		return gatehouse.Campaign{}, err
@@ -169,7 +169,7 @@ func (r *Reviews) Start(ctx context.Context, req StartRequest) (gatehouse.Campai
 		return gatehouse.Campaign{}, ErrEmptyCampaign
 	}
 	c := gatehouse.Campaign{Name: req.Name, Scope: req.Scope, Reviewers: req.Reviewers, OnDeadline: req.OnDeadline,
-		CreatedBy: strings.ToLower(req.By.Email), CreatedAt: now, Deadline: now.Add(req.Deadline), Status: gatehouse.CampaignOpen}
+		CreatedBy: strings.ToLower(req.By.Email), CreatedAt: now, Deadline: now.Add(req.Deadline), Status: gatehouse.CampaignOpen, Announced: r.Notify != nil}
 	a := gatehouse.AuditEntry{Time: now, Actor: gatehouse.Actor{Kind: gatehouse.ActorPerson, ID: req.By.Email}, Action: "review_start",
 		Reason: "access review", Details: map[string]string{"items": fmt.Sprint(len(items)), "deadline": c.Deadline.Format(time.RFC3339),
 			"on_deadline": c.OnDeadline, "reviewers": strings.Join(c.Reviewers, ","), "scope": scopeText(c.Scope)}}
@@ -673,6 +673,11 @@ func (r *Reviews) Tick(ctx context.Context) error {
 
 func (r *Reviews) tick(ctx context.Context, c gatehouse.Campaign) error {
 	now := r.now().UTC()
+	if !c.Announced && r.Notify != nil {
+		if err := r.announce(ctx, c); err != nil {
+			return err
+		}
+	}
 	if !c.DeadlineDone && !now.Before(c.Deadline) {
 		return r.deadline(ctx, c)
 	}
@@ -752,6 +757,33 @@ func (r *Reviews) tick(ctx context.Context, c gatehouse.Campaign) error {
 			r.assigned(ctx, c2, g.reviewer, g.items, fmt.Sprintf("Escalated to you: %d line(s) were not reviewed in time by %s.", len(g.items), strings.Join(prevReviewers(g.items), ", ")))
 		}
 	}
+	return nil
+}
+
+// announce sends every reviewer their undecided lines of a campaign that
+// was started where nobody could be told.
+func (r *Reviews) announce(ctx context.Context, c gatehouse.Campaign) error {
+	items, err := r.DB.ReviewItems(c.ID)
+	if err != nil {
+		return err
+	}
+	var pending []gatehouse.ReviewItem
+	for _, it := range items {
+		if it.Pending() {
+			pending = append(pending, it)
+		}
+	}
+	c, err = r.DB.UpdateCampaign(c.ID, func(x *gatehouse.Campaign) error {
+		x.Announced = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, g := range byReviewer(pending) {
+		r.assigned(ctx, c, g.reviewer, g.items, "")
+	}
+	r.changed(ctx, c)
 	return nil
 }
 
@@ -909,6 +941,11 @@ func (c *Campaigns) Start(ctx context.Context) {
 		clock = lifecycle.SystemClock{}
 	}
 	c.wg.Go(func() {
+		// A first pass at once: after a restart, what fell due while
+		// Gatehouse was down is done now, not a period later.
+		if err := c.Reviews.Tick(ctx); err != nil && c.OnError != nil {
+			c.OnError(err)
+		}
 		for {
 			t := clock.NewTimer(every)
 			select {

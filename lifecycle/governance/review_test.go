@@ -495,3 +495,28 @@ func TestReviewExport(t *testing.T) {
 		t.Fatalf("export of an unknown campaign: %v", err)
 	}
 }
+
+// TestCampaignAnnouncedLater: a campaign started where nobody can be told
+// (the CLI) is sent to its reviewers by the next pass of a running
+// Gatehouse, once.
+func TestCampaignAnnouncedLater(t *testing.T) {
+	r, _, _, n, _ := newReviews(t)
+	ctx := context.Background()
+	r.Notify = nil
+	c, err := r.Start(ctx, StartRequest{Scope: gatehouse.ReviewScope{Apps: []string{"github"}}, By: itActor})
+	if err != nil || c.Announced {
+		t.Fatalf("start: %+v, %v", c, err)
+	}
+	r.Notify = n
+	for range 2 {
+		if err := r.Tick(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(n.assigns) != 2 || n.changes != 1 {
+		t.Fatalf("assignments %+v, %d progress changes; want bob and IT once", n.assigns, n.changes)
+	}
+	if got, _ := r.Campaign(c.ID); !got.Announced {
+		t.Fatal("campaign not marked announced")
+	}
+}
