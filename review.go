@@ -108,7 +108,7 @@ type ReviewItem struct {
 	Manager     string    `json:"manager,omitempty"`
 	App         string    `json:"app"`
 	Entitlement string    `json:"entitlement"`
-	Risk        Risk      `json:"risk"`
+	Risk        Risk      `json:"risk,omitzero"`
 	GrantedAt   time.Time `json:"granted_at,omitzero"`
 
 	Reviewer     string    `json:"reviewer"`      // email of who must decide now
