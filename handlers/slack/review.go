@@ -53,7 +53,10 @@ func IsReviewCommand(text string) bool {
 // ParseReviewCommand parses "review start --flag value …" (also
 // --flag=value) or "review status ID".
 func ParseReviewCommand(text string) (verb string, opts governance.StartOptions, id string, err error) {
-	f, err := fields(text)
+	if _, err := fields(text); err != nil {
+		return "", opts, "", &UsageError{"/access review", err.Error(), ReviewUsage}
+	}
+	f, err := quotedFields(text)
 	if err != nil {
 		return "", opts, "", &UsageError{"/access review", err.Error(), ReviewUsage}
 	}
@@ -93,6 +96,37 @@ func ParseReviewCommand(text string) (verb string, opts governance.StartOptions,
 		*p = val
 	}
 	return verb, opts, "", nil
+}
+
+// quotedFields splits on spaces, keeping "double-quoted text" (Slack may
+// send typographic quotes) together, also inside --flag="a b".
+func quotedFields(text string) ([]string, error) {
+	text = strings.NewReplacer("\u201c", `"`, "\u201d", `"`).Replace(text)
+	var out []string
+	var cur strings.Builder
+	inQuote, have := false, false
+	for _, r := range text {
+		switch {
+		case r == '"':
+			inQuote, have = !inQuote, true
+		case !inQuote && (r == ' ' || r == '\t' || r == '\n' || r == '\r'):
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if inQuote {
+		return nil, errors.New("a quote is not closed")
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out, nil
 }
 
 // Command runs /access review: start (IT only) or status.
