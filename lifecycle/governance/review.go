@@ -60,6 +60,10 @@ type Reviews struct {
 	Notify ReviewNotifier  // nil: nobody is told
 
 	mu sync.Mutex // one deadline/escalation pass at a time
+	// dmu makes "still undecided? revoke, then record" one step: without
+	// it a Keep by IT and a Revoke by the manager at the same instant
+	// could leave a revoke run behind an item recorded as kept.
+	dmu sync.Mutex
 }
 
 func (r *Reviews) now() time.Time {
@@ -499,6 +503,11 @@ func (r *Reviews) Decide(ctx context.Context, campaignID, itemID string, who Act
 	if err != nil {
 		return it, err
 	}
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	if cur, err := r.DB.GetReviewItem(campaignID, itemID); err == nil {
+		it = cur // as decided meanwhile, if it was
+	}
 	if !it.Pending() {
 		if it.Decision == d {
 			return it, nil
@@ -633,6 +642,8 @@ func (r *Reviews) KeepAll(ctx context.Context, campaignID string, who Actor, rea
 	if c.Status == gatehouse.CampaignClosed {
 		return 0, ErrCampaignClosed
 	}
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
 	kept, err := r.decide(ctx, campaignID, ids, gatehouse.ReviewKeep, reason, strings.ToLower(who.Email), gatehouse.ActorPerson, nil)
 	return len(kept), err
 }
@@ -814,6 +825,8 @@ func escalationTarget(x gatehouse.ReviewItem, byEmail map[string]gatehouse.Ident
 
 // deadline applies on_deadline to every undecided item, once.
 func (r *Reviews) deadline(ctx context.Context, c gatehouse.Campaign) error {
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
 	now := r.now().UTC()
 	items, err := r.DB.ReviewItems(c.ID)
 	if err != nil {

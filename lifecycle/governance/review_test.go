@@ -520,3 +520,27 @@ func TestCampaignAnnouncedLater(t *testing.T) {
 		t.Fatal("campaign not marked announced")
 	}
 }
+
+// TestReviewRaceKeepRevoke: IT's Keep and the manager's Revoke on the same
+// line at the same instant leave either a kept line and no run, or a
+// revoked line with its run — never a run behind a kept line.
+func TestReviewRaceKeepRevoke(t *testing.T) {
+	for range 10 {
+		r, _, rv, _, _ := newReviews(t)
+		ctx := context.Background()
+		c, err := r.Start(ctx, StartRequest{Scope: gatehouse.ReviewScope{Apps: []string{"github"}}, By: itActor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := itemOf(t, r, c, "ada@example.com", "github:backend")
+		var wg sync.WaitGroup
+		wg.Go(func() { _, _ = r.Decide(ctx, c.ID, it.ID, itActor, gatehouse.ReviewKeep, "") })
+		wg.Go(func() { _, _ = r.Decide(ctx, c.ID, it.ID, Actor{Email: "bob@example.com"}, gatehouse.ReviewRevoke, "") })
+		wg.Wait()
+		got := itemOf(t, r, c, "ada@example.com", "github:backend")
+		reqs := len(rv.requests())
+		if (got.Decision == gatehouse.ReviewKeep) != (reqs == 0) || (got.Decision == gatehouse.ReviewRevoke && got.RunID == "") {
+			t.Fatalf("decision %s with %d revoke run(s), run id %q", got.Decision, reqs, got.RunID)
+		}
+	}
+}
