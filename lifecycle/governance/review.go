@@ -558,7 +558,9 @@ func (r *Reviews) revoke(ctx context.Context, campaignID, key string, items []ga
 	}
 	run, err := r.Engine.RevokeAccess(ctx, lifecycle.RevokeRequest{Identity: first.Identity, App: first.App, Entitlements: ents, By: by,
 		Reason: reason, Source: "review:" + campaignID, DedupeKey: "review:" + campaignID + ":" + key})
-	if errors.Is(err, lifecycle.ErrInvalidEvent) {
+	if errors.Is(err, lifecycle.ErrInvalidEvent) || errors.Is(err, lifecycle.ErrUnknownIdentity) {
+		// Nothing left to take away (revoked meanwhile, or the identity is
+		// gone): the decision stands; retrying would fail forever.
 		return gatehouse.Run{}, "already gone: " + err.Error(), nil
 	}
 	if err != nil {

@@ -25,12 +25,17 @@ type fakeRevoker struct {
 	db   *store.DB
 	mu   sync.Mutex
 	reqs []lifecycle.RevokeRequest
+	err  error // answered instead of a run when set
 }
 
 func (f *fakeRevoker) RevokeAccess(_ context.Context, req lifecycle.RevokeRequest) (gatehouse.Run, error) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
+	fail := f.err
 	f.mu.Unlock()
+	if fail != nil {
+		return gatehouse.Run{}, fail
+	}
 	run, _, err := f.db.CreateRun(gatehouse.Run{IdentityKey: req.Identity, Status: gatehouse.RunSucceeded,
 		Event: gatehouse.Event{Type: lifecycle.EventAccessRevoke, DedupeKey: req.DedupeKey, Reason: req.Reason}}, nil)
 	return run, err
@@ -542,5 +547,30 @@ func TestReviewRaceKeepRevoke(t *testing.T) {
 		if (got.Decision == gatehouse.ReviewKeep) != (reqs == 0) || (got.Decision == gatehouse.ReviewRevoke && got.RunID == "") {
 			t.Fatalf("decision %s with %d revoke run(s), run id %q", got.Decision, reqs, got.RunID)
 		}
+	}
+}
+
+// TestReviewRevokeAlreadyGone: access revoked meanwhile stands as a
+// revoke without a run; an engine failure leaves the line undecided.
+func TestReviewRevokeAlreadyGone(t *testing.T) {
+	r, _, rv, _, _ := newReviews(t)
+	ctx := context.Background()
+	c, err := r.Start(ctx, StartRequest{Scope: gatehouse.ReviewScope{Apps: []string{"github"}}, By: itActor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := Actor{Email: "bob@example.com"}
+	it := itemOf(t, r, c, "ada@example.com", "github:backend")
+	rv.err = errors.New("store unavailable")
+	if _, err := r.Decide(ctx, c.ID, it.ID, bob, gatehouse.ReviewRevoke, ""); err == nil {
+		t.Fatal("an engine failure was reported as success")
+	}
+	if got := itemOf(t, r, c, "ada@example.com", "github:backend"); !got.Pending() {
+		t.Fatalf("a failed revoke was recorded: %+v", got)
+	}
+	rv.err = fmt.Errorf("%w: ada holds none of backend in github", lifecycle.ErrInvalidEvent)
+	got, err := r.Decide(ctx, c.ID, it.ID, bob, gatehouse.ReviewRevoke, "")
+	if err != nil || got.Decision != gatehouse.ReviewRevoke || got.RunID != "" || !strings.Contains(got.Reason, "already gone") {
+		t.Fatalf("already gone: %+v, %v", got, err)
 	}
 }
