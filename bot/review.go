@@ -128,12 +128,21 @@ func (b *Bot) onReviewAction(ctx context.Context, cb slack.InteractionCallback, 
 		if a.ActionID == cards.ActReviewRevoke {
 			d = gatehouse.ReviewRevoke
 		}
-		msg, err := b.cfg.Reviews.Decide(ctx, actor, campaignID, item, d)
+		it, msg, err := b.cfg.Reviews.Decide(ctx, actor, campaignID, item, d)
 		if err != nil {
 			fail(err)
 			return true
 		}
 		b.tell(ctx, cb, msg)
+		// The card shows the outcome in place of the line's buttons.
+		if cb.Message.Timestamp != "" && cb.Channel.ID != "" {
+			if blocks, ok := cards.ReviewLineDecided(cb.Message.Blocks.BlockSet, campaignID, it); ok {
+				ref := gatehouse.MessageRef{Channel: cb.Channel.ID, TS: cb.Message.Timestamp}
+				if err := b.api.update(ctx, ref, cb.Message.Text, blocks); err != nil {
+					b.log.Warn().Err(err).Str("campaign", campaignID).Msg("update review card")
+				}
+			}
+		}
 	}
 	return true
 }

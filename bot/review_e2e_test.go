@@ -102,6 +102,9 @@ func TestReviewEndToEnd(t *testing.T) {
 	if strings.Contains(strings.Join(a.Entitlements, ","), "poweruser") || !strings.Contains(strings.Join(a.Entitlements, ","), "admin") {
 		t.Fatalf("after the revoke aws shows bob with %v, want admin only", a.Entitlements)
 	}
+	if edited := h.waitMessage("DU0GRACE", "Revoked by grace@example.com", run.ID); edited.TS != card.TS || edited.Edits == 0 {
+		t.Fatalf("the review card was not edited in place: %+v", edited)
+	}
 	progress := h.waitMessage("C0IT", "1/2", "1* revoked")
 	if progress.Edits == 0 {
 		t.Fatalf("the progress message was posted again instead of edited: %+v", progress)

@@ -149,3 +149,34 @@ func ReviewKeepAllModal(c gatehouse.Campaign, n int) slack.ModalViewRequest {
 	}
 	return modal(CallbackReviewKeepAll, "Keep all", "Keep all", ReviewRef(c.ID, "all"), blocks)
 }
+
+// ReviewLineDecided returns a reviewer's DM with the buttons of the decided
+// line replaced by its outcome, so the card shows what is left to do. ok is
+// false when the message holds no such line (nothing to edit).
+func ReviewLineDecided(blocks []slack.Block, campaignID string, it gatehouse.ReviewItem) (out []slack.Block, ok bool) {
+	ref := ReviewRef(campaignID, it.ID)
+	out = make([]slack.Block, len(blocks))
+	copy(out, blocks)
+	for i, b := range out {
+		ab, isAction := b.(*slack.ActionBlock)
+		if !isAction || ab.Elements == nil {
+			continue
+		}
+		for _, el := range ab.Elements.ElementSet {
+			btn, isButton := el.(*slack.ButtonBlockElement)
+			if !isButton || btn.Value != ref || (btn.ActionID != ActReviewKeep && btn.ActionID != ActReviewRevoke) {
+				continue
+			}
+			what := "✅ Kept by " + esc(it.DecidedBy)
+			if it.Decision == gatehouse.ReviewRevoke {
+				what = "🚫 Revoked by " + esc(it.DecidedBy)
+				if it.RunID != "" {
+					what += " · run `" + esc(it.RunID) + "`"
+				}
+			}
+			out[i] = contextMD(ab.BlockID, what)
+			return out, true
+		}
+	}
+	return blocks, false
+}

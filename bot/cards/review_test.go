@@ -137,3 +137,41 @@ func TestReviewRefRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestReviewLineDecided(t *testing.T) {
+	sc := loadSchemas(t)
+	c := sampleCampaign()
+	items := reviewItems(2, 2)
+	blocks := Review(c, "grace@example.com", items, "")[0].Blocks
+	for _, tc := range []struct {
+		it   gatehouse.ReviewItem
+		want string
+	}{
+		{gatehouse.ReviewItem{ID: items[1].ID, Decision: gatehouse.ReviewKeep, DecidedBy: "grace@example.com"}, "Kept by grace@example.com"},
+		{gatehouse.ReviewItem{ID: items[2].ID, Decision: gatehouse.ReviewRevoke, DecidedBy: "grace@example.com", RunID: "r-1"}, "Revoked by grace@example.com · run `r-1`"},
+	} {
+		out, ok := ReviewLineDecided(blocks, c.ID, tc.it)
+		if !ok || len(out) != len(blocks) {
+			t.Fatalf("line %s not found", tc.it.ID)
+		}
+		raw := string(mustJSON(t, out))
+		if !strings.Contains(raw, tc.want) || strings.Contains(raw, `"value": "`+ReviewRef(c.ID, tc.it.ID)+`"`) {
+			t.Fatalf("line %s: outcome missing or buttons left:\n%s", tc.it.ID, raw)
+		}
+		if strings.Count(raw, `"action_id": "`+ActReviewRevoke+`"`) != len(items)-1 {
+			t.Fatal("other lines lost their buttons")
+		}
+		s := Sample{Name: "review_decided", Surface: SurfaceMessage, Value: msg{Blocks: out}}
+		js, err := s.JSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		validate(t, sc, s, js)
+	}
+	if _, ok := ReviewLineDecided(blocks, c.ID, gatehouse.ReviewItem{ID: "i999999"}); ok {
+		t.Fatal("a line not on the card was found")
+	}
+	if _, ok := ReviewLineDecided(blocks, "c-other", items[0]); ok {
+		t.Fatal("a line of another campaign was found")
+	}
+}

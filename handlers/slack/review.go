@@ -178,19 +178,20 @@ func StatusText(c gatehouse.Campaign, per []governance.ReviewerProgress) string 
 	return b.String()
 }
 
-// Decide records a Keep or Revoke click on one line.
-func (r *Reviews) Decide(ctx context.Context, actor Actor, campaignID, item string, d gatehouse.ReviewDecision) (string, error) {
+// Decide records a Keep or Revoke click on one line, and returns the line
+// as decided and what to tell the clicker.
+func (r *Reviews) Decide(ctx context.Context, actor Actor, campaignID, item string, d gatehouse.ReviewDecision) (gatehouse.ReviewItem, string, error) {
 	it, err := r.Gov.Decide(ctx, campaignID, item, actor.governance(), d, "")
 	if err != nil {
-		return "", reviewErr(err)
+		return it, "", reviewErr(err)
 	}
 	if it.Decision == gatehouse.ReviewRevoke {
 		if it.RunID == "" {
-			return fmt.Sprintf("Recorded: revoke %s's %s (it was already gone).", it.Email, it.Ref()), nil
+			return it, fmt.Sprintf("Recorded: revoke %s's %s (it was already gone).", it.Email, it.Ref()), nil
 		}
-		return fmt.Sprintf("Revoking %s's %s — run %s; its evidence lands in the audit log.", it.Email, it.Ref(), it.RunID), nil
+		return it, fmt.Sprintf("Revoking %s's %s — run %s; its evidence lands in the audit log.", it.Email, it.Ref(), it.RunID), nil
 	}
-	return fmt.Sprintf("Kept %s's %s.", it.Email, it.Ref()), nil
+	return it, fmt.Sprintf("Kept %s's %s.", it.Email, it.Ref()), nil
 }
 
 // KeepAllForm checks that actor has undecided lines to keep before the
