@@ -45,6 +45,8 @@ type Config struct {
 	// Digests answers clicks on posted governance digests (nil: digest
 	// buttons are answered with "not enabled").
 	Digests *sh.Digests
+	// Reviews answers access review commands and clicks (nil: not enabled).
+	Reviews *sh.Reviews
 	// ReconnectMin and ReconnectMax bound the wait between Socket Mode
 	// reconnect attempts while Slack is unreachable (exponential, with
 	// jitter; defaults 1 s and 2 min). OutageSummary is when the first

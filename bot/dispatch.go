@@ -35,6 +35,9 @@ func (b *Bot) onCommand(ctx context.Context, cmd slack.SlashCommand) {
 	if b.onIdentityCommand(ctx, cmd, actor, reply) {
 		return
 	}
+	if b.onReviewCommand(ctx, cmd, actor, reply) {
+		return
+	}
 	switch cmd.Command {
 	case "/onboard":
 		m, err := b.svc.Onboard(ctx, actor, cmd.Text)
@@ -158,6 +161,9 @@ func (b *Bot) onAction(ctx context.Context, cb slack.InteractionCallback, a slac
 	if b.onIdentityAction(ctx, cb, a, actor) {
 		return
 	}
+	if b.onReviewAction(ctx, cb, a, actor) {
+		return
+	}
 	switch a.ActionID {
 	case cards.ActApprove:
 		ap, err := b.svc.Decide(ctx, actor, a.Value, true, "")
@@ -274,6 +280,9 @@ func (b *Bot) checkSubmission(ctx context.Context, cb slack.InteractionCallback)
 		return payload, next
 	}
 	if payload, next, ok := b.checkIdentitySubmission(ctx, cb, actor); ok {
+		return payload, next
+	}
+	if payload, next, ok := b.checkReviewSubmission(cb, actor); ok {
 		return payload, next
 	}
 	switch cb.View.CallbackID {

@@ -37,6 +37,7 @@ type harness struct {
 	// conns are the simulated apps; digests answers digest clicks.
 	conns   map[string]gatehouse.Connector
 	digests *sh.Digests
+	reviews *sh.Reviews
 	done    chan error
 	ctx     context.Context
 }
@@ -102,10 +103,10 @@ func newHarnessWith(t testing.TB, configFile string, people []gatehouse.Identity
 	}
 	h := &harness{t: t, srv: srv, db: db, done: make(chan error, 1), ctx: ctx}
 	svc := &sh.Service{Store: db, Config: cfg, Planner: sh.Rules{E: re}}
-	digests := &sh.Digests{}
+	digests, reviews := &sh.Digests{}, &sh.Reviews{}
 	b, err := bot.New(bot.Config{
 		AppToken: srv.AppToken(), BotToken: srv.BotToken(), APIURL: srv.APIURL(),
-		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR, Digests: digests,
+		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR, Digests: digests, Reviews: reviews,
 		Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel),
 	}, svc)
 	if err != nil {
@@ -122,6 +123,8 @@ func newHarnessWith(t testing.TB, configFile string, people []gatehouse.Identity
 	}
 	svc.Engine = sh.Lifecycle{E: eng}
 	digests.Gov = &governance.Service{Config: cfg, DB: db, Engine: eng}
+	reviews.Gov = &governance.Reviews{Config: cfg, DB: db, Engine: eng, Notify: b.ReviewNotifier()}
+	h.reviews = reviews
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

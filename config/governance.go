@@ -2,10 +2,12 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gatehousehq/gatehouse"
 	"github.com/robfig/cron/v3"
 )
 
@@ -13,8 +15,32 @@ import (
 // dormant access, orphaned accounts, open leavers, held SoD conflicts,
 // expiring access, owner-less non-humans and reclaimable licence money.
 type GovernanceConfig struct {
-	Digest DigestConfig `yaml:"digest"`
+	Digest  DigestConfig  `yaml:"digest"`
+	Reviews ReviewsConfig `yaml:"reviews"`
 }
+
+// ReviewsConfig holds the defaults of access review campaigns; `gatehouse
+// review start` and `/access review start` may override each per campaign.
+// Reminders and escalations reuse approvals.remind_after and
+// approvals.escalate_after.
+type ReviewsConfig struct {
+	// Deadline is how long reviewers have (default 14d).
+	Deadline time.Duration `yaml:"deadline"`
+	// OnDeadline is what happens to undecided items at the deadline:
+	// "revoke", "keep" or "escalate" (default: hand them to IT).
+	OnDeadline string `yaml:"on_deadline"`
+	// Reviewers are the roles that review, in order: "manager" (default)
+	// and/or "app_owner".
+	Reviewers []string `yaml:"reviewers"`
+	// Channel is where campaign progress is posted (default admins.it_channel).
+	Channel string `yaml:"channel"`
+}
+
+// ReviewDeadlineActions and ReviewerRoles are the accepted values.
+var (
+	ReviewDeadlineActions = []string{gatehouse.OnDeadlineRevoke, gatehouse.OnDeadlineKeep, gatehouse.OnDeadlineEscalate}
+	ReviewerRoles         = []string{gatehouse.ReviewerManager, gatehouse.ReviewerAppOwner}
+)
 
 // DigestConfig configures the digest posted to the IT channel.
 type DigestConfig struct {
@@ -114,6 +140,7 @@ func (c *Config) validateGovernance(errs *ErrorList) {
 			c.add(errs, "governance.digest."+p.key, "must be at least 1d")
 		}
 	}
+	c.validateReviews(errs)
 	for _, name := range c.AppNames() {
 		if a := c.Apps[name]; a.DormantAfter != 0 && a.DormantAfter < Day {
 			c.add(errs, "apps."+name+".dormant_after", "must be at least 1d (or omitted for governance.digest.dormant_after)")
@@ -127,4 +154,31 @@ func (c *Config) DormantAfter(app string) time.Duration {
 		return a.DormantAfter
 	}
 	return c.Governance.Digest.DormantAfter
+}
+
+func (c *Config) validateReviews(errs *ErrorList) {
+	r := &c.Governance.Reviews
+	if r.Deadline == 0 {
+		r.Deadline = 14 * Day
+	}
+	if r.Deadline < Day {
+		c.add(errs, "governance.reviews.deadline", "must be at least 1d")
+	}
+	if r.OnDeadline == "" {
+		r.OnDeadline = gatehouse.OnDeadlineEscalate
+	}
+	if !slices.Contains(ReviewDeadlineActions, r.OnDeadline) {
+		c.add(errs, "governance.reviews.on_deadline", "%q is not one of %s", r.OnDeadline, strings.Join(ReviewDeadlineActions, ", "))
+	}
+	if len(r.Reviewers) == 0 {
+		r.Reviewers = []string{gatehouse.ReviewerManager}
+	}
+	for i, role := range r.Reviewers {
+		if !slices.Contains(ReviewerRoles, role) {
+			c.add(errs, fmt.Sprintf("governance.reviews.reviewers[%d]", i), "%q is not one of %s", role, strings.Join(ReviewerRoles, ", "))
+		}
+	}
+	if r.Channel == "" {
+		r.Channel = c.Admins.ITChannel
+	}
 }

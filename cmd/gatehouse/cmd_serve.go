@@ -232,6 +232,7 @@ type core struct {
 	eng       *lifecycle.Engine
 	intake    *hr.Service
 	sched     *governance.Scheduler
+	campaigns *governance.Campaigns
 	botCancel context.CancelFunc
 	botExit   chan struct{} // closed when bot.Run returned
 	botErr    error         // bot.Run's result, set before botExit closes
@@ -259,8 +260,9 @@ func (sv *server) start(cfg *config.Config, re *rules.Engine) (_ *core, err erro
 	c := &core{cfg: cfg, re: re, botExit: make(chan struct{})}
 	svc := &sh.Service{Store: db, Config: cfg, Planner: sh.Rules{E: re}}
 	digests := &sh.Digests{}
+	reviews := &sh.Reviews{}
 	b, err := bot.New(bot.Config{
-		AppToken: tokens[0], BotToken: tokens[1], APIURL: apiURL, Digests: digests,
+		AppToken: tokens[0], BotToken: tokens[1], APIURL: apiURL, Digests: digests, Reviews: reviews,
 		ITChannel: cfg.Admins.ITChannel, IT: cfg.Admins.IT, HR: cfg.Admins.HR,
 		StateFile: path + ".slack.json", // where progress cards are, across restarts
 		Log:       log.With().Str("component", "slack").Logger(),
@@ -282,6 +284,7 @@ func (sv *server) start(cfg *config.Config, re *rules.Engine) (_ *core, err erro
 	}
 	svc.Engine = sh.Lifecycle{E: eng}
 	digests.Gov = &governance.Service{Config: cfg, DB: db, Engine: eng}
+	campaigns := serveReviews(cfg, db, eng, b.ReviewNotifier(), reviews, func(err error) { log.Error().Err(err).Msg("access review pass failed") })
 	if err := eng.Start(context.Background()); err != nil {
 		return c, fmt.Errorf("start engine: %w", err)
 	}
@@ -352,6 +355,9 @@ func (sv *server) start(cfg *config.Config, re *rules.Engine) (_ *core, err erro
 			}
 		}()
 	}
+	// Access reviews: reminders, escalations and deadline actions.
+	campaigns.Start(pctx)
+	c.campaigns = campaigns
 	if dc := cfg.Governance.Digest; !dc.Disabled {
 		sched, err := governance.NewScheduler(dc.Schedule, cfg.Location(), nil, func(ctx context.Context, at time.Time) {
 			runScheduledDigest(ctx, digests.Gov, conns, b, dc.Channel, log)

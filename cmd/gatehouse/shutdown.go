@@ -85,6 +85,9 @@ func (sv *server) stopCtx(ctx context.Context, c *core, why string) bool {
 			if c.sched != nil {
 				c.sched.Close()
 			}
+			if c.campaigns != nil {
+				c.campaigns.Close()
+			}
 			c.bg.Wait()
 		}) && clean
 	}

@@ -32,7 +32,7 @@ func (e *UsageError) Unwrap() error { return ErrUsage }
 const (
 	OnboardUsage  = "/onboard [email]"
 	OffboardUsage = "/offboard @user|email [now|YYYY-MM-DD]"
-	AccessUsage   = "/access [@user | why APP[:ENTITLEMENT] | request]"
+	AccessUsage   = "/access [@user | why APP[:ENTITLEMENT] | request | review start --apps a,b --min-risk high --deadline 14d | review status ID]"
 )
 
 // maxArgText bounds what we parse: Slack caps command text far below this,
