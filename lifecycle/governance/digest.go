@@ -184,6 +184,17 @@ func Compute(ctx context.Context, src Sources) (Digest, error) {
 		now = time.Now()
 	}
 	d := Digest{GeneratedAt: now.UTC(), Apps: len(cfg.Apps)}
+	// The apps' listings (network-bound in production, CPU-bound against
+	// the simulated apps) run while the store is read: on 2 cores that is
+	// most of a 2,000 × 40 digest's wall time saved.
+	listed := make(chan []listing, 1)
+	go func() { listed <- listAll(ctx, src) }()
+	received := false
+	defer func() {
+		if !received { // an early error return still waits for the listings
+			<-listed
+		}
+	}()
 	ids, err := src.DB.ListIdentities()
 	if err != nil {
 		return d, fmt.Errorf("digest: %w", err)
@@ -231,7 +242,8 @@ func Compute(ctx context.Context, src Sources) (Digest, error) {
 		}
 	}
 
-	listings := listAll(ctx, src)
+	listings := <-listed
+	received = true
 	money := map[string]*LicenseLine{}
 	addMoney := func(app string, seats int, cost float64) {
 		l := money[app]
