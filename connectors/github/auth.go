@@ -2,14 +2,8 @@ package github
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -19,22 +13,16 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/connectors/httpx"
+	"github.com/gatehousehq/gatehouse/connectors/jwtx"
 )
 
 // ParsePrivateKey reads a GitHub App private key: GitHub hands out PKCS#1
 // ("RSA PRIVATE KEY") PEM files; PKCS#8 is accepted too, since converted
 // keys from a secret store often come that way.
 func ParsePrivateKey(pemText []byte) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode(pemText)
-	if block == nil {
-		return nil, errors.New("private key is not PEM (want the .pem file GitHub generated for the app)")
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	k, err := jwtx.ParsePrivateKey("private key", string(pemText))
 	if err != nil {
-		return nil, fmt.Errorf("private key PEM block %q is neither PKCS#1 nor PKCS#8 RSA", block.Type)
+		return nil, err
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
@@ -47,23 +35,15 @@ func ParsePrivateKey(pemText []byte) (*rsa.PrivateKey, error) {
 // is backdated 60 s against clock drift and exp is 9 minutes ahead, inside
 // GitHub's 10-minute limit.
 func AppJWT(key *rsa.PrivateKey, issuer string, now time.Time) (string, error) {
-	enc := base64.RawURLEncoding
-	header := enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`))
-	claims, err := json.Marshal(map[string]any{
+	jwt, err := jwtx.Sign(key, nil, map[string]any{
 		"iat": now.Add(-60 * time.Second).Unix(),
 		"exp": now.Add(9 * time.Minute).Unix(),
 		"iss": issuer,
 	})
 	if err != nil {
-		return "", err
-	}
-	signing := header + "." + enc.EncodeToString(claims)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
 		return "", fmt.Errorf("sign app jwt: %w", err)
 	}
-	return signing + "." + enc.EncodeToString(sig), nil
+	return jwt, nil
 }
 
 // tokenRenewMargin is how long before expires_at an installation token is

@@ -2,14 +2,8 @@ package google
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,6 +14,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/connectors/httpx"
+	"github.com/gatehousehq/gatehouse/connectors/jwtx"
 )
 
 // The OAuth scopes the connector asks for. Each must be granted to the
@@ -67,20 +62,13 @@ func parseServiceAccount(data []byte) (*serviceAccount, error) {
 	case sa.PrivateKey == "":
 		return nil, errors.New("service account key has no private_key")
 	}
-	block, _ := pem.Decode([]byte(sa.PrivateKey))
-	if block == nil {
-		return nil, errors.New("service account private_key is not PEM")
-	}
-	var k any
-	var err error
-	if k, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
-		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	}
+	k, err := jwtx.ParsePrivateKey("service account private_key", sa.PrivateKey)
 	if err != nil {
-		return nil, errors.New("service account private_key is not a PKCS#8 or PKCS#1 RSA key")
+		return nil, err
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
+		// Google signs service-account assertions with RS256 only.
 		return nil, errors.New("service account private_key is not an RSA key")
 	}
 	sa.key = rk
@@ -115,18 +103,14 @@ type cachedToken struct {
 // assertion builds and signs the JWT for scopes.
 func (ts *tokenSource) assertion(scopes []string) (string, error) {
 	now := ts.now()
-	hdr, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": ts.sa.PrivateKeyID})
-	claims, _ := json.Marshal(map[string]any{
+	jwt, err := jwtx.Sign(ts.sa.key, map[string]string{"kid": ts.sa.PrivateKeyID}, map[string]any{
 		"iss": ts.sa.ClientEmail, "sub": ts.subject, "scope": strings.Join(scopes, " "),
 		"aud": ts.tokenURL, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
-	signing := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(claims)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, ts.sa.key, crypto.SHA256, sum[:])
 	if err != nil {
 		return "", fmt.Errorf("sign token assertion: %w", err)
 	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return jwt, nil
 }
 
 // token returns a cached or fresh access token for scopes.

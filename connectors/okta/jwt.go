@@ -3,19 +3,10 @@ package okta
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,6 +15,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/connectors/httpx"
+	"github.com/gatehousehq/gatehouse/connectors/jwtx"
 )
 
 // signer makes the client_assertion of Okta's private-key JWT client
@@ -39,85 +31,40 @@ type signer struct {
 // Okta's admin console generates), PKCS#1 (BEGIN RSA PRIVATE KEY) or SEC 1
 // (BEGIN EC PRIVATE KEY). RSA keys sign RS256, P-256 keys ES256.
 func parsePrivateKey(pemText, kid string) (*signer, error) {
-	block, _ := pem.Decode([]byte(strings.TrimSpace(pemText)))
-	if block == nil {
-		return nil, errors.New("private_key is not PEM (want -----BEGIN PRIVATE KEY-----)")
+	key, err := jwtx.ParsePrivateKey("private_key", pemText)
+	if err != nil {
+		return nil, err
 	}
-	var key any
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("private_key is a PEM %q block, want a private key", block.Type)
+	if k, ok := key.(*rsa.PrivateKey); ok && k.N.BitLen() < 2048 {
+		return nil, fmt.Errorf("private_key: RSA key of %d bits; Okta requires at least 2048", k.N.BitLen())
 	}
+	alg, err := jwtx.Alg(key)
 	if err != nil {
 		return nil, fmt.Errorf("private_key: %w", err)
 	}
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		if k.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("private_key: RSA key of %d bits; Okta requires at least 2048", k.N.BitLen())
-		}
-		return &signer{key: k, alg: "RS256", kid: kid}, nil
-	case *ecdsa.PrivateKey:
-		if k.Curve != elliptic.P256() {
-			return nil, errors.New("private_key: EC key must be on P-256 (ES256)")
-		}
-		return &signer{key: k, alg: "ES256", kid: kid}, nil
-	}
-	return nil, fmt.Errorf("private_key: unsupported key type %T (want RSA or EC P-256)", key)
+	return &signer{key: key, alg: alg, kid: kid}, nil
 }
-
-var b64 = base64.RawURLEncoding
 
 // assertion builds the signed JWT for clientID at audience (the token URL).
 func (s *signer) assertion(clientID, audience string, now time.Time) (string, error) {
-	hdr := map[string]string{"alg": s.alg, "typ": "JWT"}
+	var hdr map[string]string
 	if s.kid != "" {
-		hdr["kid"] = s.kid
+		hdr = map[string]string{"kid": s.kid}
 	}
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
+	jti, err := jwtx.NewID()
+	if err != nil {
 		return "", err
 	}
 	claims := map[string]any{
 		"iss": clientID, "sub": clientID, "aud": audience,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), // Okta allows at most an hour
-		"jti": hex.EncodeToString(jti[:]),
+		"jti": jti,
 	}
-	h, err := json.Marshal(hdr)
-	if err != nil {
-		return "", err
-	}
-	c, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	input := b64.EncodeToString(h) + "." + b64.EncodeToString(c)
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	switch k := s.key.(type) {
-	case *rsa.PrivateKey:
-		sig, err = rsa.SignPKCS1v15(rand.Reader, k, crypto.SHA256, digest[:])
-	case *ecdsa.PrivateKey:
-		var r, ss *big.Int
-		r, ss, err = ecdsa.Sign(rand.Reader, k, digest[:])
-		if err == nil {
-			// JWS wants the fixed-size R||S form, not ASN.1 (RFC 7518 section 3.4).
-			sig = make([]byte, 64)
-			r.FillBytes(sig[:32])
-			ss.FillBytes(sig[32:])
-		}
-	}
+	jwt, err := jwtx.Sign(s.key, hdr, claims)
 	if err != nil {
 		return "", fmt.Errorf("sign client assertion: %w", err)
 	}
-	return input + "." + b64.EncodeToString(sig), nil
+	return jwt, nil
 }
 
 // tokenSource gets and caches an OAuth 2.0 access token for the service app
