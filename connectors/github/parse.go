@@ -43,12 +43,12 @@ func classifyAnswer(status int, h http.Header, body []byte, err error, now time.
 	case http.StatusForbidden, http.StatusTooManyRequests:
 		if h.Get("X-RateLimit-Remaining") == "0" {
 			wait := resetWait(h, now)
-			if ra := retryAfterSeconds(h); ra > wait {
+			if ra := httpx.RetryAfter(h, now); ra > wait {
 				wait = ra
 			}
 			return gatehouse.RateLimited(wait, fmt.Errorf("github primary rate limit exhausted: %w", err))
 		}
-		ra := retryAfterSeconds(h)
+		ra := httpx.RetryAfter(h, now)
 		msg := strings.ToLower(errorMessage(body))
 		if ra > 0 || strings.Contains(msg, "secondary rate limit") || strings.Contains(msg, "abuse") || status == http.StatusTooManyRequests {
 			return gatehouse.RateLimited(max(ra, secondaryMinWait), fmt.Errorf("github secondary rate limit: %w", err))
@@ -63,18 +63,6 @@ func classifyAnswer(status int, h http.Header, body []byte, err error, now time.
 		return gatehouse.Permanent(se)
 	}
 	return err
-}
-
-func retryAfterSeconds(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || n > 86400 {
-		return 0
-	}
-	return time.Duration(n) * time.Second
 }
 
 func resetWait(h http.Header, now time.Time) time.Duration {

@@ -313,17 +313,38 @@ func clip(s string, n int) string {
 // future must not park a step for days.
 const maxWait = 24 * time.Hour
 
+// RetryAfter reads the Retry-After header alone: delay seconds (fractions
+// allowed) or an HTTP date, as a wait within [0, 24h]; 0 when it is absent,
+// unreadable or absurd. Connectors that classify a vendor's own rate-limit
+// answers (a 403 or a 200 with ok:false) use it so every connector reads
+// the header by one rule.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	d, _ := retryAfterHeader(h, now)
+	return d
+}
+
+// retryAfterHeader is RetryAfter, with ok false when the header gave no
+// usable wait (so that the reset headers are read instead).
+func retryAfterHeader(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < maxWait.Seconds() {
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return bound(t.Sub(now)), true
+	}
+	return 0, false
+}
+
 // retryAfter reads how long to wait from Retry-After (seconds or an HTTP
 // date), the IETF RateLimit-Reset (seconds), or X-RateLimit-Reset /
 // X-Rate-Limit-Reset (GitHub's and Okta's epoch seconds, or seconds when small).
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < maxWait.Seconds() {
-			return time.Duration(secs * float64(time.Second))
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return bound(t.Sub(now))
-		}
+	if d, ok := retryAfterHeader(h, now); ok {
+		return d
 	}
 	for _, k := range []string{"RateLimit-Reset", "X-RateLimit-Reset", "X-Rate-Limit-Reset"} {
 		v := strings.TrimSpace(h.Get(k))
