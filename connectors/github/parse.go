@@ -148,54 +148,10 @@ func clip(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
-var linkPart = regexp.MustCompile(`^\s*<([^>]*)>\s*((?:;\s*[^;,]*)*)$`)
-
 // NextLink returns the rel="next" URL of a Link header (RFC 8288), or "".
 // It never panics on hostile input; it is fuzzed.
 func NextLink(header string) string {
-	if len(header) > 16<<10 {
-		return ""
-	}
-	for _, part := range splitLinks(header) {
-		m := linkPart.FindStringSubmatch(part)
-		if m == nil {
-			continue
-		}
-		for _, p := range strings.Split(m[2], ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-			if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
-				continue
-			}
-			for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
-				if strings.EqualFold(rel, "next") {
-					return m[1]
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// splitLinks splits on commas outside <…>, since URLs may contain commas.
-func splitLinks(h string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i := 0; i < len(h); i++ {
-		switch h[i] {
-		case '<':
-			depth++
-		case '>':
-			if depth > 0 {
-				depth--
-			}
-		case ',':
-			if depth == 0 {
-				out = append(out, h[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, h[start:])
+	return httpx.NextLink(http.Header{"Link": {header}})
 }
 
 var loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
