@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
@@ -90,28 +89,21 @@ func (c *Connector) tokenForm() (url.Values, error) {
 // httpx's own OAuth2 support sends a client secret only, so with a
 // certificate the Graph client authenticates through bearerTransport.
 type certTokens struct {
-	c       *Connector
-	mu      sync.Mutex
-	tok     string
-	expires time.Time
+	c     *Connector
+	cache httpx.TokenCache[string]
 }
 
 func (t *certTokens) get(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != "" && t.c.now().Before(t.expires) {
-		return t.tok, nil
-	}
-	tok, ttl, err := t.c.requestToken(ctx)
-	if err != nil {
-		return "", err
-	}
-	// Renew a little early so a token does not expire in flight.
-	t.tok, t.expires = tok, t.c.now().Add(ttl-min(time.Minute, ttl/10))
-	return tok, nil
+	return t.cache.Get(t.c.now, func() (string, time.Time, error) {
+		tok, ttl, err := t.c.requestToken(ctx)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return tok, httpx.RenewEarly(t.c.now(), ttl, time.Minute), nil
+	})
 }
 
-func (t *certTokens) invalidate() { t.mu.Lock(); t.tok = ""; t.mu.Unlock() }
+func (t *certTokens) invalidate() { t.cache.Invalidate() }
 
 // bearerTransport sets the Authorization header of every Graph request
 // from certTokens, renewing the token once on a 401.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
@@ -59,24 +58,32 @@ type appTokens struct {
 	appID  string
 	instID int64
 	now    func() time.Time
-
-	mu      sync.Mutex
-	tok     string
-	expires time.Time
-	perms   map[string]string
+	cache  httpx.TokenCache[installationToken]
 }
 
-// token returns a valid installation token; holding the lock while fetching
-// makes concurrent callers share one exchange.
+// installationToken is a token and the installation's permissions.
+type installationToken struct {
+	tok   string
+	perms map[string]string
+}
+
+// token returns a valid installation token.
 func (a *appTokens) token(ctx context.Context) (string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.tok != "" && a.now().Before(a.expires.Add(-tokenRenewMargin)) {
-		return a.tok, nil
-	}
+	it, err := a.get(ctx)
+	return it.tok, err
+}
+
+func (a *appTokens) get(ctx context.Context) (installationToken, error) {
+	return a.cache.Get(a.now, func() (installationToken, time.Time, error) { return a.exchange(ctx) })
+}
+
+// exchange trades the app JWT for an installation token, replaced
+// tokenRenewMargin before GitHub's expires_at.
+func (a *appTokens) exchange(ctx context.Context) (installationToken, time.Time, error) {
+	var none installationToken
 	jwt, err := AppJWT(a.key, a.appID, a.now())
 	if err != nil {
-		return "", gatehouse.Permanent(err)
+		return none, time.Time{}, gatehouse.Permanent(err)
 	}
 	res, err := a.cl.Do(ctx, httpx.Request{Method: http.MethodPost,
 		Path:   "/app/installations/" + strconv.FormatInt(a.instID, 10) + "/access_tokens",
@@ -87,7 +94,7 @@ func (a *appTokens) token(ctx context.Context) (string, error) {
 			// A wrong app id, key or installation id does not heal by itself.
 			err = gatehouse.Permanent(err)
 		}
-		return "", fmt.Errorf("github app installation token: %w", err)
+		return none, time.Time{}, fmt.Errorf("github app installation token: %w", err)
 	}
 	var body struct {
 		Token       string            `json:"token"`
@@ -95,20 +102,18 @@ func (a *appTokens) token(ctx context.Context) (string, error) {
 		Permissions map[string]string `json:"permissions"`
 	}
 	if err := json.Unmarshal(res.Body, &body); err != nil || body.Token == "" {
-		return "", gatehouse.Retryable(errors.New("github app installation token: response has no token"))
+		return none, time.Time{}, gatehouse.Retryable(errors.New("github app installation token: response has no token"))
 	}
 	if body.ExpiresAt.IsZero() {
 		body.ExpiresAt = a.now().Add(time.Hour) // GitHub's documented lifetime
 	}
-	a.tok, a.expires, a.perms = body.Token, body.ExpiresAt, body.Permissions
-	return a.tok, nil
+	return installationToken{tok: body.Token, perms: body.Permissions}, body.ExpiresAt.Add(-tokenRenewMargin), nil
 }
 
 func (a *appTokens) permissions(ctx context.Context) (map[string]string, error) {
-	if _, err := a.token(ctx); err != nil {
+	it, err := a.get(ctx)
+	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.perms, nil
+	return it.perms, nil
 }

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
@@ -76,30 +75,29 @@ type tokenSource struct {
 	scopes   []string
 	signer   *signer
 	now      func() time.Time
+	cache    httpx.TokenCache[grantedToken]
+}
 
-	mu      sync.Mutex
+// grantedToken is an access token and the scopes Okta granted with it.
+type grantedToken struct {
 	tok     string
 	granted []string
-	expires time.Time
 }
 
-func (t *tokenSource) invalidate() {
-	t.mu.Lock()
-	t.tok = ""
-	t.mu.Unlock()
-}
+func (t *tokenSource) invalidate() { t.cache.Invalidate() }
 
 // token returns the cached token while it is valid, else fetches one.
-// Holding the lock while fetching makes concurrent callers share a request.
 func (t *tokenSource) token(ctx context.Context) (string, []string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != "" && t.now().Before(t.expires) {
-		return t.tok, t.granted, nil
-	}
+	g, err := t.cache.Get(t.now, func() (grantedToken, time.Time, error) { return t.fetch(ctx) })
+	return g.tok, g.granted, err
+}
+
+// fetch gets a token with a fresh client assertion and says when to renew it.
+func (t *tokenSource) fetch(ctx context.Context) (grantedToken, time.Time, error) {
+	var none grantedToken
 	jwt, err := t.signer.assertion(t.clientID, t.tokenURL, t.now())
 	if err != nil {
-		return "", nil, gatehouse.Permanent(err)
+		return none, time.Time{}, gatehouse.Permanent(err)
 	}
 	form := url.Values{
 		"grant_type":            {"client_credentials"},
@@ -113,9 +111,9 @@ func (t *tokenSource) token(ctx context.Context) (string, []string, error) {
 		if s := httpx.StatusOf(err); s == http.StatusBadRequest || s == http.StatusUnauthorized {
 			// invalid_client, invalid_scope, a key Okta does not know: no
 			// retry will fix the configuration.
-			return "", nil, gatehouse.Permanent(fmt.Errorf("okta oauth token: %w", oauthError(res, err)))
+			return none, time.Time{}, gatehouse.Permanent(fmt.Errorf("okta oauth token: %w", oauthError(res, err)))
 		}
-		return "", nil, fmt.Errorf("okta oauth token: %w", err)
+		return none, time.Time{}, fmt.Errorf("okta oauth token: %w", err)
 	}
 	var body struct {
 		AccessToken string      `json:"access_token"`
@@ -124,16 +122,13 @@ func (t *tokenSource) token(ctx context.Context) (string, []string, error) {
 		Scope       string      `json:"scope"`
 	}
 	if err := decodeJSON(res.Body, &body); err != nil || body.AccessToken == "" {
-		return "", nil, gatehouse.Retryable(errors.New("okta oauth token: response without access_token"))
+		return none, time.Time{}, gatehouse.Retryable(errors.New("okta oauth token: response without access_token"))
 	}
 	ttl := time.Hour
 	if secs, err := body.ExpiresIn.Int64(); err == nil && secs > 0 {
 		ttl = time.Duration(secs) * time.Second
 	}
-	// Renew a little early so a token does not expire in flight.
-	t.tok, t.expires = body.AccessToken, t.now().Add(ttl-min(30*time.Second, ttl/10))
-	t.granted = strings.Fields(body.Scope)
-	return t.tok, t.granted, nil
+	return grantedToken{tok: body.AccessToken, granted: strings.Fields(body.Scope)}, httpx.RenewEarly(t.now(), ttl, 30*time.Second), nil
 }
 
 // oauthError adds the RFC 6749 error and description to err.
