@@ -617,28 +617,26 @@ func (c *Connector) setEnabled(ctx context.Context, op, id string, on bool) erro
 // Disable sets accountEnabled false, which blocks new sign-ins; combine it
 // with RevokeSessions to end the existing ones.
 func (c *Connector) Disable(ctx context.Context, ref gatehouse.AccountRef) error {
-	op := "disable entra user " + c.upnFor(ref)
-	u, err := c.find(ctx, op, ref)
-	if err != nil {
-		return err
-	}
-	if !u.enabled() {
-		return nil
-	}
-	return c.setEnabled(ctx, op, u.ID, false)
+	return c.ensureEnabled(ctx, "disable", ref, false)
 }
 
 // Enable sets accountEnabled true.
 func (c *Connector) Enable(ctx context.Context, ref gatehouse.AccountRef) error {
-	op := "enable entra user " + c.upnFor(ref)
+	return c.ensureEnabled(ctx, "enable", ref, true)
+}
+
+// ensureEnabled finds the user and sets accountEnabled to on unless it
+// already is: disabling the disabled (enabling the enabled) is a success.
+func (c *Connector) ensureEnabled(ctx context.Context, verb string, ref gatehouse.AccountRef, on bool) error {
+	op := verb + " entra user " + c.upnFor(ref)
 	u, err := c.find(ctx, op, ref)
 	if err != nil {
 		return err
 	}
-	if u.enabled() {
+	if u.enabled() == on {
 		return nil
 	}
-	return c.setEnabled(ctx, op, u.ID, true)
+	return c.setEnabled(ctx, op, u.ID, on)
 }
 
 // Delete deletes the user. Entra keeps it 30 days in directory/deletedItems,
