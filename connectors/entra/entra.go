@@ -571,7 +571,7 @@ func mailNickname(upn string) string {
 	if n == "" {
 		n = "user"
 	}
-	return clip(n, 64)
+	return httpx.Clip(n, 64)
 }
 
 // randomPassword returns 24 characters from crypto/rand with every class
@@ -824,7 +824,7 @@ func (c *Connector) ListAccounts(ctx context.Context) ([]gatehouse.Account, erro
 		// or no AuditLog.Read.All: list without last activity from now on.
 		c.noSignIn.Store(true)
 		c.warnOnce.Do(func() {
-			c.log.Warn().Str("reason", clip(err.Error(), 300)).
+			c.log.Warn().Str("reason", httpx.Clip(err.Error(), 300)).
 				Msg("graph refused signInActivity (it needs AuditLog.Read.All and an Entra ID P1/P2 licence); listing users without last activity")
 		})
 		users = nil

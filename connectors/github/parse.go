@@ -99,7 +99,7 @@ func errorMessage(body []byte) string {
 func validationMessage(body []byte) string {
 	var e ghError
 	if json.Unmarshal(body, &e) != nil {
-		return clip(strings.Join(strings.Fields(string(body)), " "), 300)
+		return httpx.Clip(strings.Join(strings.Fields(string(body)), " "), 300)
 	}
 	parts := []string{}
 	for _, raw := range e.Errors {
@@ -138,14 +138,7 @@ func validationMessage(body []byte) string {
 	if len(parts) > 0 {
 		msg += ": " + strings.Join(parts, "; ")
 	}
-	return clip(msg, 500)
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
+	return httpx.Clip(msg, 500)
 }
 
 // NextLink returns the rel="next" URL of a Link header (RFC 8288), or "".

@@ -56,7 +56,7 @@ func parseServiceAccount(data []byte) (*serviceAccount, error) {
 	}
 	switch {
 	case sa.Type != "service_account":
-		return nil, fmt.Errorf("key type is %q, want service_account (download a JSON key of the service account)", clip(sa.Type, 40))
+		return nil, fmt.Errorf("key type is %q, want service_account (download a JSON key of the service account)", httpx.Clip(sa.Type, 40))
 	case sa.ClientEmail == "":
 		return nil, errors.New("service account key has no client_email")
 	case sa.PrivateKey == "":
@@ -73,13 +73,6 @@ func parseServiceAccount(data []byte) (*serviceAccount, error) {
 	}
 	sa.key = rk
 	return &sa, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // tokenSource gets access tokens with the JWT bearer grant (RFC 7523) and
@@ -168,7 +161,7 @@ func (ts *tokenSource) fetch(ctx context.Context, scopes []string) (string, time
 			Description string `json:"error_description"`
 		}
 		_ = json.Unmarshal(resp.Body, &oe)
-		te := &tokenError{Status: resp.Status, Code: clip(oe.Error, 64), Description: clip(oe.Description, 300)}
+		te := &tokenError{Status: resp.Status, Code: httpx.Clip(oe.Error, 64), Description: httpx.Clip(oe.Description, 300)}
 		switch gatehouse.Classify(err) {
 		case gatehouse.ClassRateLimited, gatehouse.ClassRetryable:
 			return "", 0, &gatehouse.ConnectorError{Class: gatehouse.Classify(err), RetryAfter: gatehouse.RetryAfterOf(err), Err: te}

@@ -65,17 +65,17 @@ func ParseError(body []byte) (message string, reasons []string, ok bool) {
 	if err := json.Unmarshal(bytes.TrimSpace(body), &ge); err != nil || ge.Error == nil {
 		return "", nil, false
 	}
-	message = clip(strings.ToValidUTF8(ge.Error.Message, "?"), 300)
+	message = httpx.Clip(strings.ToValidUTF8(ge.Error.Message, "?"), 300)
 	for _, e := range ge.Error.Errors {
 		if e.Reason != "" && len(reasons) < 5 {
-			reasons = append(reasons, clip(strings.ToValidUTF8(e.Reason, "?"), 64))
+			reasons = append(reasons, httpx.Clip(strings.ToValidUTF8(e.Reason, "?"), 64))
 		}
 		if message == "" && e.Message != "" {
-			message = clip(strings.ToValidUTF8(e.Message, "?"), 300)
+			message = httpx.Clip(strings.ToValidUTF8(e.Message, "?"), 300)
 		}
 	}
 	if message == "" && ge.Error.Status != "" {
-		message = clip(strings.ToValidUTF8(ge.Error.Status, "?"), 64)
+		message = httpx.Clip(strings.ToValidUTF8(ge.Error.Status, "?"), 64)
 	}
 	return message, reasons, true
 }

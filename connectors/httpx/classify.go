@@ -224,7 +224,7 @@ func htmlTitle(body []byte) string {
 	if t == "" {
 		return ""
 	}
-	return fmt.Sprintf(" (%q)", clip(t, 120))
+	return fmt.Sprintf(" (%q)", Clip(t, 120))
 }
 
 // errorFor builds the StatusError of a non-2xx response with a concise message.
@@ -244,7 +244,7 @@ func errorFor(status int, header http.Header, body []byte) *StatusError {
 		if m, ok := v.(map[string]any); ok {
 			se.Message = messageFrom(m)
 			if st, ok := m["scimType"].(string); ok {
-				se.ScimType = clip(st, 64)
+				se.ScimType = Clip(st, 64)
 			}
 		}
 		if se.Message == "" {
@@ -262,7 +262,7 @@ func messageFrom(m map[string]any) string {
 		switch v := m[k].(type) {
 		case string:
 			if v != "" {
-				return clip(v, 300)
+				return Clip(v, 300)
 			}
 		case map[string]any:
 			if s := messageFrom(v); s != "" {
@@ -285,7 +285,7 @@ func messageFrom(m map[string]any) string {
 				break
 			}
 		}
-		return clip(strings.Join(parts, "; "), 300)
+		return Clip(strings.Join(parts, "; "), 300)
 	}
 	return ""
 }
@@ -295,10 +295,13 @@ func snippet(b []byte) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "?")
 	}
-	return clip(strings.Join(strings.Fields(s), " "), 200)
+	return Clip(strings.Join(strings.Fields(s), " "), 200)
 }
 
-func clip(s string, n int) string {
+// Clip shortens s to at most n bytes plus "…", cutting at a rune boundary
+// so that a clipped vendor message stays valid UTF-8. Connectors use it to
+// bound what a vendor's answer puts into an error.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -399,7 +399,7 @@ func (c *Client) record(ex Exchange) {
 		ev = ev.Str("error", ex.Err)
 	}
 	if c.opts.Debug {
-		ev = ev.Str("request_body", clip(ex.RequestBody, 2048)).Str("response_body", clip(ex.ResponseBody, 2048))
+		ev = ev.Str("request_body", Clip(ex.RequestBody, 2048)).Str("response_body", Clip(ex.ResponseBody, 2048))
 	}
 	ev.Msg("http exchange")
 	if !c.opts.Debug {
@@ -436,7 +436,7 @@ func (c *Client) resolve(p string) (string, error) {
 	if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
 		u, err := url.Parse(p)
 		if err != nil {
-			return "", fmt.Errorf("bad URL %q: %w", clip(p, 100), err)
+			return "", fmt.Errorf("bad URL %q: %w", Clip(p, 100), err)
 		}
 		if c.base == nil || !strings.EqualFold(u.Host, c.base.Host) || u.Scheme != c.base.Scheme {
 			return "", fmt.Errorf("refusing to send credentials to %s://%s (not the configured base URL)", u.Scheme, u.Host)
@@ -444,7 +444,7 @@ func (c *Client) resolve(p string) (string, error) {
 		return p, nil
 	}
 	if c.base == nil {
-		return "", fmt.Errorf("relative path %q without a base URL", clip(p, 100))
+		return "", fmt.Errorf("relative path %q without a base URL", Clip(p, 100))
 	}
 	if p != "" && !strings.HasPrefix(p, "/") {
 		p = "/" + p

@@ -47,7 +47,7 @@ func ParsePrivateKey(name, pemText string) (crypto.Signer, error) {
 			break
 		}
 		if !isKeyType(block.Type) {
-			seen = append(seen, fmt.Sprintf("%q", clip(block.Type, 40)))
+			seen = append(seen, fmt.Sprintf("%.40q", block.Type)) // at most 40 runes of a hostile label
 			continue
 		}
 		key, err := parseDER(block)
@@ -174,11 +174,4 @@ func NewID() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b[:]), nil
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
