@@ -478,21 +478,33 @@ func (c *Connector) Grant(ctx context.Context, ref gatehouse.AccountRef, ent gat
 	if err != nil {
 		return fmt.Errorf("grant %s: %w", ent.Name, err)
 	}
+	acct, err := inEachAccount(t.accounts, func(acct string) error { return c.createAssignment(ctx, u.UserID, arn, acct) })
+	if acct != "" {
+		return fmt.Errorf("grant %s in account %s to aws user %s: %w", ent.Name, acct, u.UserID, err)
+	}
+	if err != nil {
+		return fmt.Errorf("grant %s to aws user %s: %w", ent.Name, u.UserID, err)
+	}
+	return nil
+}
+
+// inEachAccount runs op for each account. An assignment AWS is still
+// provisioning (InProgress) does not stop the others: that error comes back
+// once all have run, with acct empty. Any other failure stops at once and
+// names its account.
+func inEachAccount(accounts []string, op func(acct string) error) (acct string, err error) {
 	var inProgress error
-	for _, acct := range t.accounts {
-		err := c.createAssignment(ctx, u.UserID, arn, acct)
+	for _, a := range accounts {
+		err := op(a)
 		if gatehouse.Classify(err) == gatehouse.ClassInProgress {
 			inProgress = err
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("grant %s in account %s to aws user %s: %w", ent.Name, acct, u.UserID, err)
+			return a, err
 		}
 	}
-	if inProgress != nil {
-		return fmt.Errorf("grant %s to aws user %s: %w", ent.Name, u.UserID, inProgress)
-	}
-	return nil
+	return "", inProgress
 }
 
 // Revoke removes the membership or every assignment of the entitlement.
@@ -539,19 +551,12 @@ func (c *Connector) Revoke(ctx context.Context, ref gatehouse.AccountRef, ent ga
 	if err != nil {
 		return fmt.Errorf("revoke %s: %w", ent.Name, err)
 	}
-	var inProgress error
-	for _, acct := range t.accounts {
-		err := c.deleteAssignment(ctx, u.UserID, arn, acct)
-		if gatehouse.Classify(err) == gatehouse.ClassInProgress {
-			inProgress = err
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("revoke %s in account %s from aws user %s: %w", ent.Name, acct, u.UserID, err)
-		}
+	acct, err := inEachAccount(t.accounts, func(acct string) error { return c.deleteAssignment(ctx, u.UserID, arn, acct) })
+	if acct != "" {
+		return fmt.Errorf("revoke %s in account %s from aws user %s: %w", ent.Name, acct, u.UserID, err)
 	}
-	if inProgress != nil {
-		return fmt.Errorf("revoke %s from aws user %s: %w", ent.Name, u.UserID, inProgress)
+	if err != nil {
+		return fmt.Errorf("revoke %s from aws user %s: %w", ent.Name, u.UserID, err)
 	}
 	return nil
 }

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/connectors/httpx"
 )
 
 // APIError is an error answer of an AWS JSON-protocol service: the error
@@ -71,12 +71,12 @@ func parseError(op string, status int, header http.Header, body []byte) (*APIErr
 		}
 		for _, k := range []string{"message", "Message", "errorMessage"} {
 			if s, ok := m[k].(string); ok && s != "" {
-				e.Message = clip(s, 400)
+				e.Message = httpx.Clip(s, 400)
 				break
 			}
 		}
 		if s, ok := m["Reason"].(string); ok {
-			e.Reason = clip(s, 64)
+			e.Reason = httpx.Clip(s, 64)
 		}
 		if n, ok := m["RetryAfterSeconds"].(json.Number); ok {
 			if secs, err := n.Float64(); err == nil && secs >= 0 {
@@ -84,7 +84,7 @@ func parseError(op string, status int, header http.Header, body []byte) (*APIErr
 			}
 		}
 	} else if t := bytes.TrimSpace(body); len(t) > 0 {
-		e.Message = clip(strings.Join(strings.Fields(strings.ToValidUTF8(string(t), "?")), " "), 200)
+		e.Message = httpx.Clip(strings.Join(strings.Fields(strings.ToValidUTF8(string(t), "?")), " "), 200)
 	}
 	return e, retry
 }
@@ -107,7 +107,7 @@ func errorCode(s string) string {
 	if i := strings.LastIndexByte(s, '#'); i >= 0 {
 		s = s[i+1:]
 	}
-	return clip(s, 100)
+	return httpx.Clip(s, 100)
 }
 
 // classify turns an AWS error answer into a gatehouse error class.
@@ -142,15 +142,4 @@ func codeOf(err error) string {
 		return e.Code
 	}
 	return ""
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -2,24 +2,21 @@ package entra
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/connectors/httpx"
+	"github.com/gatehousehq/gatehouse/connectors/jwtx"
 )
 
 // certCredential signs client assertions (RFC 7523, as the Microsoft
@@ -40,31 +37,13 @@ func parseCertCredential(certPEM, keyPEM string) (*certCredential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client_certificate: %w", err)
 	}
-	var kb *pem.Block
-	rest := []byte(keyPEM)
-	for {
-		kb, rest = pem.Decode(rest)
-		if kb == nil || kb.Type == "PRIVATE KEY" || kb.Type == "RSA PRIVATE KEY" {
-			break
-		}
-	}
-	if kb == nil {
-		return nil, errors.New("client_key is not a PEM PRIVATE KEY or RSA PRIVATE KEY")
-	}
-	var key *rsa.PrivateKey
-	if kb.Type == "RSA PRIVATE KEY" {
-		key, err = x509.ParsePKCS1PrivateKey(kb.Bytes)
-	} else {
-		var k any
-		if k, err = x509.ParsePKCS8PrivateKey(kb.Bytes); err == nil {
-			var ok bool
-			if key, ok = k.(*rsa.PrivateKey); !ok {
-				err = errors.New("only RSA keys are accepted by Entra for client assertions")
-			}
-		}
-	}
+	k, err := jwtx.ParsePrivateKey("client_key", keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("client_key: %w", err)
+		return nil, err
+	}
+	key, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("client_key: only RSA keys are accepted by Entra for client assertions")
 	}
 	pub, ok := cert.PublicKey.(*rsa.PublicKey)
 	if !ok || !pub.Equal(&key.PublicKey) {
@@ -76,21 +55,17 @@ func parseCertCredential(certPEM, keyPEM string) (*certCredential, error) {
 
 // assertion returns a signed client assertion for tokenURL, valid 5 minutes.
 func (cc *certCredential) assertion(clientID, tokenURL string, now time.Time) (string, error) {
-	enc := base64.RawURLEncoding
-	var jti [16]byte
-	if _, err := rand.Read(jti[:]); err != nil {
+	jti, err := jwtx.NewID()
+	if err != nil {
 		return "", err
 	}
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "x5t#S256": cc.thumbprint})
-	p, _ := json.Marshal(map[string]any{"aud": tokenURL, "iss": clientID, "sub": clientID, "jti": hex.EncodeToString(jti[:]),
-		"nbf": now.Add(-time.Minute).Unix(), "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
-	signing := enc.EncodeToString(h) + "." + enc.EncodeToString(p)
-	digest := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, cc.key, crypto.SHA256, digest[:])
+	jwt, err := jwtx.Sign(cc.key, map[string]string{"x5t#S256": cc.thumbprint},
+		map[string]any{"aud": tokenURL, "iss": clientID, "sub": clientID, "jti": jti,
+			"nbf": now.Add(-time.Minute).Unix(), "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
 	if err != nil {
 		return "", fmt.Errorf("sign client assertion: %w", err)
 	}
-	return signing + "." + enc.EncodeToString(sig), nil
+	return jwt, nil
 }
 
 // tokenForm is the client-credentials form: with the secret, or with a
@@ -114,28 +89,21 @@ func (c *Connector) tokenForm() (url.Values, error) {
 // httpx's own OAuth2 support sends a client secret only, so with a
 // certificate the Graph client authenticates through bearerTransport.
 type certTokens struct {
-	c       *Connector
-	mu      sync.Mutex
-	tok     string
-	expires time.Time
+	c     *Connector
+	cache httpx.TokenCache[string]
 }
 
 func (t *certTokens) get(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != "" && t.c.now().Before(t.expires) {
-		return t.tok, nil
-	}
-	tok, ttl, err := t.c.requestToken(ctx)
-	if err != nil {
-		return "", err
-	}
-	// Renew a little early so a token does not expire in flight.
-	t.tok, t.expires = tok, t.c.now().Add(ttl-min(time.Minute, ttl/10))
-	return tok, nil
+	return t.cache.Get(t.c.now, func() (string, time.Time, error) {
+		tok, ttl, err := t.c.requestToken(ctx)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return tok, httpx.RenewEarly(t.c.now(), ttl, time.Minute), nil
+	})
 }
 
-func (t *certTokens) invalidate() { t.mu.Lock(); t.tok = ""; t.mu.Unlock() }
+func (t *certTokens) invalidate() { t.cache.Invalidate() }
 
 // bearerTransport sets the Authorization header of every Graph request
 // from certTokens, renewing the token once on a 401.

@@ -104,7 +104,7 @@ func (c *Connector) Check(ctx context.Context) error {
 		switch {
 		case err == nil:
 		case httpx.StatusOf(err) == http.StatusForbidden && c.s.SignInActivity == "auto":
-			c.log.Warn().Str("reason", clip(err.Error(), 300)).Msg("signInActivity is not readable (needs AuditLog.Read.All and an Entra ID P1/P2 licence): accounts will be listed without last activity")
+			c.log.Warn().Str("reason", httpx.Clip(err.Error(), 300)).Msg("signInActivity is not readable (needs AuditLog.Read.All and an Entra ID P1/P2 licence): accounts will be listed without last activity")
 		default:
 			return fail(err)
 		}

@@ -571,7 +571,7 @@ func mailNickname(upn string) string {
 	if n == "" {
 		n = "user"
 	}
-	return clip(n, 64)
+	return httpx.Clip(n, 64)
 }
 
 // randomPassword returns 24 characters from crypto/rand with every class
@@ -617,28 +617,26 @@ func (c *Connector) setEnabled(ctx context.Context, op, id string, on bool) erro
 // Disable sets accountEnabled false, which blocks new sign-ins; combine it
 // with RevokeSessions to end the existing ones.
 func (c *Connector) Disable(ctx context.Context, ref gatehouse.AccountRef) error {
-	op := "disable entra user " + c.upnFor(ref)
-	u, err := c.find(ctx, op, ref)
-	if err != nil {
-		return err
-	}
-	if !u.enabled() {
-		return nil
-	}
-	return c.setEnabled(ctx, op, u.ID, false)
+	return c.ensureEnabled(ctx, "disable", ref, false)
 }
 
 // Enable sets accountEnabled true.
 func (c *Connector) Enable(ctx context.Context, ref gatehouse.AccountRef) error {
-	op := "enable entra user " + c.upnFor(ref)
+	return c.ensureEnabled(ctx, "enable", ref, true)
+}
+
+// ensureEnabled finds the user and sets accountEnabled to on unless it
+// already is: disabling the disabled (enabling the enabled) is a success.
+func (c *Connector) ensureEnabled(ctx context.Context, verb string, ref gatehouse.AccountRef, on bool) error {
+	op := verb + " entra user " + c.upnFor(ref)
 	u, err := c.find(ctx, op, ref)
 	if err != nil {
 		return err
 	}
-	if u.enabled() {
+	if u.enabled() == on {
 		return nil
 	}
-	return c.setEnabled(ctx, op, u.ID, true)
+	return c.setEnabled(ctx, op, u.ID, on)
 }
 
 // Delete deletes the user. Entra keeps it 30 days in directory/deletedItems,
@@ -826,7 +824,7 @@ func (c *Connector) ListAccounts(ctx context.Context) ([]gatehouse.Account, erro
 		// or no AuditLog.Read.All: list without last activity from now on.
 		c.noSignIn.Store(true)
 		c.warnOnce.Do(func() {
-			c.log.Warn().Str("reason", clip(err.Error(), 300)).
+			c.log.Warn().Str("reason", httpx.Clip(err.Error(), 300)).
 				Msg("graph refused signInActivity (it needs AuditLog.Read.All and an Entra ID P1/P2 licence); listing users without last activity")
 		})
 		users = nil

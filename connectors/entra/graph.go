@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/connectors/httpx"
 )
 
 // graphUser is the part of a Microsoft Graph user the connector reads.
@@ -140,12 +142,12 @@ func parseGraphError(b []byte) (graphError, bool) {
 	if err := json.Unmarshal(b, &raw); err != nil || raw.Error == nil || raw.Error.Code == "" {
 		return graphError{}, false
 	}
-	ge := graphError{Code: clip(raw.Error.Code, 100), Message: clip(raw.Error.Message, 300)}
+	ge := graphError{Code: httpx.Clip(raw.Error.Code, 100), Message: httpx.Clip(raw.Error.Message, 300)}
 	if id, ok := raw.Error.InnerError["request-id"].(string); ok {
-		ge.RequestID = clip(id, 64)
+		ge.RequestID = httpx.Clip(id, 64)
 	}
 	if code, ok := raw.Error.InnerError["code"].(string); ok {
-		ge.InnerError = clip(code, 100)
+		ge.InnerError = httpx.Clip(code, 100)
 	}
 	return ge, true
 }
@@ -169,11 +171,4 @@ func tokenRoles(tok string) ([]string, error) {
 		return nil, fmt.Errorf("access token claims: %w", err)
 	}
 	return claims.Roles, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

@@ -2,39 +2,26 @@ package github
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/connectors/httpx"
+	"github.com/gatehousehq/gatehouse/connectors/jwtx"
 )
 
 // ParsePrivateKey reads a GitHub App private key: GitHub hands out PKCS#1
 // ("RSA PRIVATE KEY") PEM files; PKCS#8 is accepted too, since converted
 // keys from a secret store often come that way.
 func ParsePrivateKey(pemText []byte) (*rsa.PrivateKey, error) {
-	block, _ := pem.Decode(pemText)
-	if block == nil {
-		return nil, errors.New("private key is not PEM (want the .pem file GitHub generated for the app)")
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	k, err := jwtx.ParsePrivateKey("private key", string(pemText))
 	if err != nil {
-		return nil, fmt.Errorf("private key PEM block %q is neither PKCS#1 nor PKCS#8 RSA", block.Type)
+		return nil, err
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
@@ -47,23 +34,15 @@ func ParsePrivateKey(pemText []byte) (*rsa.PrivateKey, error) {
 // is backdated 60 s against clock drift and exp is 9 minutes ahead, inside
 // GitHub's 10-minute limit.
 func AppJWT(key *rsa.PrivateKey, issuer string, now time.Time) (string, error) {
-	enc := base64.RawURLEncoding
-	header := enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`))
-	claims, err := json.Marshal(map[string]any{
+	jwt, err := jwtx.Sign(key, nil, map[string]any{
 		"iat": now.Add(-60 * time.Second).Unix(),
 		"exp": now.Add(9 * time.Minute).Unix(),
 		"iss": issuer,
 	})
 	if err != nil {
-		return "", err
-	}
-	signing := header + "." + enc.EncodeToString(claims)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
 		return "", fmt.Errorf("sign app jwt: %w", err)
 	}
-	return signing + "." + enc.EncodeToString(sig), nil
+	return jwt, nil
 }
 
 // tokenRenewMargin is how long before expires_at an installation token is
@@ -79,24 +58,32 @@ type appTokens struct {
 	appID  string
 	instID int64
 	now    func() time.Time
-
-	mu      sync.Mutex
-	tok     string
-	expires time.Time
-	perms   map[string]string
+	cache  httpx.TokenCache[installationToken]
 }
 
-// token returns a valid installation token; holding the lock while fetching
-// makes concurrent callers share one exchange.
+// installationToken is a token and the installation's permissions.
+type installationToken struct {
+	tok   string
+	perms map[string]string
+}
+
+// token returns a valid installation token.
 func (a *appTokens) token(ctx context.Context) (string, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.tok != "" && a.now().Before(a.expires.Add(-tokenRenewMargin)) {
-		return a.tok, nil
-	}
+	it, err := a.get(ctx)
+	return it.tok, err
+}
+
+func (a *appTokens) get(ctx context.Context) (installationToken, error) {
+	return a.cache.Get(a.now, func() (installationToken, time.Time, error) { return a.exchange(ctx) })
+}
+
+// exchange trades the app JWT for an installation token, replaced
+// tokenRenewMargin before GitHub's expires_at.
+func (a *appTokens) exchange(ctx context.Context) (installationToken, time.Time, error) {
+	var none installationToken
 	jwt, err := AppJWT(a.key, a.appID, a.now())
 	if err != nil {
-		return "", gatehouse.Permanent(err)
+		return none, time.Time{}, gatehouse.Permanent(err)
 	}
 	res, err := a.cl.Do(ctx, httpx.Request{Method: http.MethodPost,
 		Path:   "/app/installations/" + strconv.FormatInt(a.instID, 10) + "/access_tokens",
@@ -107,7 +94,7 @@ func (a *appTokens) token(ctx context.Context) (string, error) {
 			// A wrong app id, key or installation id does not heal by itself.
 			err = gatehouse.Permanent(err)
 		}
-		return "", fmt.Errorf("github app installation token: %w", err)
+		return none, time.Time{}, fmt.Errorf("github app installation token: %w", err)
 	}
 	var body struct {
 		Token       string            `json:"token"`
@@ -115,20 +102,18 @@ func (a *appTokens) token(ctx context.Context) (string, error) {
 		Permissions map[string]string `json:"permissions"`
 	}
 	if err := json.Unmarshal(res.Body, &body); err != nil || body.Token == "" {
-		return "", gatehouse.Retryable(errors.New("github app installation token: response has no token"))
+		return none, time.Time{}, gatehouse.Retryable(errors.New("github app installation token: response has no token"))
 	}
 	if body.ExpiresAt.IsZero() {
 		body.ExpiresAt = a.now().Add(time.Hour) // GitHub's documented lifetime
 	}
-	a.tok, a.expires, a.perms = body.Token, body.ExpiresAt, body.Permissions
-	return a.tok, nil
+	return installationToken{tok: body.Token, perms: body.Permissions}, body.ExpiresAt.Add(-tokenRenewMargin), nil
 }
 
 func (a *appTokens) permissions(ctx context.Context) (map[string]string, error) {
-	if _, err := a.token(ctx); err != nil {
+	it, err := a.get(ctx)
+	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.perms, nil
+	return it.perms, nil
 }

@@ -255,7 +255,7 @@ func (c *Connector) list(ctx context.Context, path string, q url.Values, each fu
 			return gatehouse.Permanent(fmt.Errorf("list %s: more than %d pages (raise max_pages)", path, c.maxPages))
 		}
 		if seen[next] {
-			return gatehouse.Retryable(fmt.Errorf("list %s: the server's next link repeats %s", path, clip(next, 200)))
+			return gatehouse.Retryable(fmt.Errorf("list %s: the server's next link repeats %s", path, httpx.Clip(next, 200)))
 		}
 		seen[next] = true
 		res, err := c.do(ctx, http.MethodGet, next, q, nil)
@@ -325,7 +325,7 @@ func (c *Connector) loginOf(ref gatehouse.AccountRef) (string, error) {
 		l = ref.AccountID
 	}
 	if l != "" && !validLogin(l) {
-		return "", gatehouse.Permanent(fmt.Errorf("%q is not a GitHub login (attribute %s)", clip(l, 60), c.loginAttr))
+		return "", gatehouse.Permanent(fmt.Errorf("%q is not a GitHub login (attribute %s)", httpx.Clip(l, 60), c.loginAttr))
 	}
 	return l, nil
 }

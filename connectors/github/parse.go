@@ -43,12 +43,12 @@ func classifyAnswer(status int, h http.Header, body []byte, err error, now time.
 	case http.StatusForbidden, http.StatusTooManyRequests:
 		if h.Get("X-RateLimit-Remaining") == "0" {
 			wait := resetWait(h, now)
-			if ra := retryAfterSeconds(h); ra > wait {
+			if ra := httpx.RetryAfter(h, now); ra > wait {
 				wait = ra
 			}
 			return gatehouse.RateLimited(wait, fmt.Errorf("github primary rate limit exhausted: %w", err))
 		}
-		ra := retryAfterSeconds(h)
+		ra := httpx.RetryAfter(h, now)
 		msg := strings.ToLower(errorMessage(body))
 		if ra > 0 || strings.Contains(msg, "secondary rate limit") || strings.Contains(msg, "abuse") || status == http.StatusTooManyRequests {
 			return gatehouse.RateLimited(max(ra, secondaryMinWait), fmt.Errorf("github secondary rate limit: %w", err))
@@ -63,18 +63,6 @@ func classifyAnswer(status int, h http.Header, body []byte, err error, now time.
 		return gatehouse.Permanent(se)
 	}
 	return err
-}
-
-func retryAfterSeconds(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || n > 86400 {
-		return 0
-	}
-	return time.Duration(n) * time.Second
 }
 
 func resetWait(h http.Header, now time.Time) time.Duration {
@@ -111,7 +99,7 @@ func errorMessage(body []byte) string {
 func validationMessage(body []byte) string {
 	var e ghError
 	if json.Unmarshal(body, &e) != nil {
-		return clip(strings.Join(strings.Fields(string(body)), " "), 300)
+		return httpx.Clip(strings.Join(strings.Fields(string(body)), " "), 300)
 	}
 	parts := []string{}
 	for _, raw := range e.Errors {
@@ -150,64 +138,13 @@ func validationMessage(body []byte) string {
 	if len(parts) > 0 {
 		msg += ": " + strings.Join(parts, "; ")
 	}
-	return clip(msg, 500)
+	return httpx.Clip(msg, 500)
 }
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
-
-var linkPart = regexp.MustCompile(`^\s*<([^>]*)>\s*((?:;\s*[^;,]*)*)$`)
 
 // NextLink returns the rel="next" URL of a Link header (RFC 8288), or "".
 // It never panics on hostile input; it is fuzzed.
 func NextLink(header string) string {
-	if len(header) > 16<<10 {
-		return ""
-	}
-	for _, part := range splitLinks(header) {
-		m := linkPart.FindStringSubmatch(part)
-		if m == nil {
-			continue
-		}
-		for _, p := range strings.Split(m[2], ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-			if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
-				continue
-			}
-			for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(v), `"`)) {
-				if strings.EqualFold(rel, "next") {
-					return m[1]
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// splitLinks splits on commas outside <…>, since URLs may contain commas.
-func splitLinks(h string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i := 0; i < len(h); i++ {
-		switch h[i] {
-		case '<':
-			depth++
-		case '>':
-			if depth > 0 {
-				depth--
-			}
-		case ',':
-			if depth == 0 {
-				out = append(out, h[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, h[start:])
+	return httpx.NextLink(http.Header{"Link": {header}})
 }
 
 var loginRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)

@@ -2,14 +2,8 @@ package google
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,6 +14,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/connectors/httpx"
+	"github.com/gatehousehq/gatehouse/connectors/jwtx"
 )
 
 // The OAuth scopes the connector asks for. Each must be granted to the
@@ -61,37 +56,23 @@ func parseServiceAccount(data []byte) (*serviceAccount, error) {
 	}
 	switch {
 	case sa.Type != "service_account":
-		return nil, fmt.Errorf("key type is %q, want service_account (download a JSON key of the service account)", clip(sa.Type, 40))
+		return nil, fmt.Errorf("key type is %q, want service_account (download a JSON key of the service account)", httpx.Clip(sa.Type, 40))
 	case sa.ClientEmail == "":
 		return nil, errors.New("service account key has no client_email")
 	case sa.PrivateKey == "":
 		return nil, errors.New("service account key has no private_key")
 	}
-	block, _ := pem.Decode([]byte(sa.PrivateKey))
-	if block == nil {
-		return nil, errors.New("service account private_key is not PEM")
-	}
-	var k any
-	var err error
-	if k, err = x509.ParsePKCS8PrivateKey(block.Bytes); err != nil {
-		k, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	}
+	k, err := jwtx.ParsePrivateKey("service account private_key", sa.PrivateKey)
 	if err != nil {
-		return nil, errors.New("service account private_key is not a PKCS#8 or PKCS#1 RSA key")
+		return nil, err
 	}
 	rk, ok := k.(*rsa.PrivateKey)
 	if !ok {
+		// Google signs service-account assertions with RS256 only.
 		return nil, errors.New("service account private_key is not an RSA key")
 	}
 	sa.key = rk
 	return &sa, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
 }
 
 // tokenSource gets access tokens with the JWT bearer grant (RFC 7523) and
@@ -115,18 +96,14 @@ type cachedToken struct {
 // assertion builds and signs the JWT for scopes.
 func (ts *tokenSource) assertion(scopes []string) (string, error) {
 	now := ts.now()
-	hdr, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": ts.sa.PrivateKeyID})
-	claims, _ := json.Marshal(map[string]any{
+	jwt, err := jwtx.Sign(ts.sa.key, map[string]string{"kid": ts.sa.PrivateKeyID}, map[string]any{
 		"iss": ts.sa.ClientEmail, "sub": ts.subject, "scope": strings.Join(scopes, " "),
 		"aud": ts.tokenURL, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 	})
-	signing := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(claims)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, ts.sa.key, crypto.SHA256, sum[:])
 	if err != nil {
 		return "", fmt.Errorf("sign token assertion: %w", err)
 	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	return jwt, nil
 }
 
 // token returns a cached or fresh access token for scopes.
@@ -184,7 +161,7 @@ func (ts *tokenSource) fetch(ctx context.Context, scopes []string) (string, time
 			Description string `json:"error_description"`
 		}
 		_ = json.Unmarshal(resp.Body, &oe)
-		te := &tokenError{Status: resp.Status, Code: clip(oe.Error, 64), Description: clip(oe.Description, 300)}
+		te := &tokenError{Status: resp.Status, Code: httpx.Clip(oe.Error, 64), Description: httpx.Clip(oe.Description, 300)}
 		switch gatehouse.Classify(err) {
 		case gatehouse.ClassRateLimited, gatehouse.ClassRetryable:
 			return "", 0, &gatehouse.ConnectorError{Class: gatehouse.Classify(err), RetryAfter: gatehouse.RetryAfterOf(err), Err: te}

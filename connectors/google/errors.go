@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -67,17 +65,17 @@ func ParseError(body []byte) (message string, reasons []string, ok bool) {
 	if err := json.Unmarshal(bytes.TrimSpace(body), &ge); err != nil || ge.Error == nil {
 		return "", nil, false
 	}
-	message = clip(strings.ToValidUTF8(ge.Error.Message, "?"), 300)
+	message = httpx.Clip(strings.ToValidUTF8(ge.Error.Message, "?"), 300)
 	for _, e := range ge.Error.Errors {
 		if e.Reason != "" && len(reasons) < 5 {
-			reasons = append(reasons, clip(strings.ToValidUTF8(e.Reason, "?"), 64))
+			reasons = append(reasons, httpx.Clip(strings.ToValidUTF8(e.Reason, "?"), 64))
 		}
 		if message == "" && e.Message != "" {
-			message = clip(strings.ToValidUTF8(e.Message, "?"), 300)
+			message = httpx.Clip(strings.ToValidUTF8(e.Message, "?"), 300)
 		}
 	}
 	if message == "" && ge.Error.Status != "" {
-		message = clip(strings.ToValidUTF8(ge.Error.Status, "?"), 64)
+		message = httpx.Clip(strings.ToValidUTF8(ge.Error.Status, "?"), 64)
 	}
 	return message, reasons, true
 }
@@ -118,7 +116,7 @@ func classify(method, path string, resp *httpx.Response, err error) error {
 		after := gatehouse.RetryAfterOf(err)
 		if after == 0 {
 			// httpx reads Retry-After for 429 only; Google's 403 rate limits may carry it too.
-			after = retryAfterHeader(resp.Header.Get("Retry-After"), time.Now())
+			after = httpx.RetryAfter(resp.Header, time.Now())
 		}
 		if after == 0 {
 			after = defaultBackoff
@@ -134,21 +132,6 @@ func classify(method, path string, resp *httpx.Response, err error) error {
 		return gatehouse.Permanent(fmt.Errorf("%w (check the delegated scopes and the subject's admin role; `gatehouse apps check` names missing scopes)", ae))
 	}
 	return gatehouse.Permanent(ae)
-}
-
-// retryAfterHeader reads Retry-After as seconds or an HTTP date, capped at a day.
-func retryAfterHeader(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < 86400 {
-		d = time.Duration(secs * float64(time.Second))
-	} else if t, err := http.ParseTime(v); err == nil {
-		d = t.Sub(now)
-	}
-	return min(max(d, 0), 24*time.Hour)
 }
 
 // isConflict reports a 409 (Google's "Entity already exists." or

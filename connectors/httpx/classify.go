@@ -224,7 +224,7 @@ func htmlTitle(body []byte) string {
 	if t == "" {
 		return ""
 	}
-	return fmt.Sprintf(" (%q)", clip(t, 120))
+	return fmt.Sprintf(" (%q)", Clip(t, 120))
 }
 
 // errorFor builds the StatusError of a non-2xx response with a concise message.
@@ -244,7 +244,7 @@ func errorFor(status int, header http.Header, body []byte) *StatusError {
 		if m, ok := v.(map[string]any); ok {
 			se.Message = messageFrom(m)
 			if st, ok := m["scimType"].(string); ok {
-				se.ScimType = clip(st, 64)
+				se.ScimType = Clip(st, 64)
 			}
 		}
 		if se.Message == "" {
@@ -262,7 +262,7 @@ func messageFrom(m map[string]any) string {
 		switch v := m[k].(type) {
 		case string:
 			if v != "" {
-				return clip(v, 300)
+				return Clip(v, 300)
 			}
 		case map[string]any:
 			if s := messageFrom(v); s != "" {
@@ -285,7 +285,7 @@ func messageFrom(m map[string]any) string {
 				break
 			}
 		}
-		return clip(strings.Join(parts, "; "), 300)
+		return Clip(strings.Join(parts, "; "), 300)
 	}
 	return ""
 }
@@ -295,10 +295,13 @@ func snippet(b []byte) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "?")
 	}
-	return clip(strings.Join(strings.Fields(s), " "), 200)
+	return Clip(strings.Join(strings.Fields(s), " "), 200)
 }
 
-func clip(s string, n int) string {
+// Clip shortens s to at most n bytes plus "…", cutting at a rune boundary
+// so that a clipped vendor message stays valid UTF-8. Connectors use it to
+// bound what a vendor's answer puts into an error.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
@@ -313,17 +316,38 @@ func clip(s string, n int) string {
 // future must not park a step for days.
 const maxWait = 24 * time.Hour
 
+// RetryAfter reads the Retry-After header alone: delay seconds (fractions
+// allowed) or an HTTP date, as a wait within [0, 24h]; 0 when it is absent,
+// unreadable or absurd. Connectors that classify a vendor's own rate-limit
+// answers (a 403 or a 200 with ok:false) use it so every connector reads
+// the header by one rule.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	d, _ := retryAfterHeader(h, now)
+	return d
+}
+
+// retryAfterHeader is RetryAfter, with ok false when the header gave no
+// usable wait (so that the reset headers are read instead).
+func retryAfterHeader(h http.Header, now time.Time) (d time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < maxWait.Seconds() {
+		return time.Duration(secs * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return bound(t.Sub(now)), true
+	}
+	return 0, false
+}
+
 // retryAfter reads how long to wait from Retry-After (seconds or an HTTP
 // date), the IETF RateLimit-Reset (seconds), or X-RateLimit-Reset /
 // X-Rate-Limit-Reset (GitHub's and Okta's epoch seconds, or seconds when small).
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 && secs < maxWait.Seconds() {
-			return time.Duration(secs * float64(time.Second))
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return bound(t.Sub(now))
-		}
+	if d, ok := retryAfterHeader(h, now); ok {
+		return d
 	}
 	for _, k := range []string{"RateLimit-Reset", "X-RateLimit-Reset", "X-Rate-Limit-Reset"} {
 		v := strings.TrimSpace(h.Get(k))

@@ -399,7 +399,7 @@ func (c *Client) record(ex Exchange) {
 		ev = ev.Str("error", ex.Err)
 	}
 	if c.opts.Debug {
-		ev = ev.Str("request_body", clip(ex.RequestBody, 2048)).Str("response_body", clip(ex.ResponseBody, 2048))
+		ev = ev.Str("request_body", Clip(ex.RequestBody, 2048)).Str("response_body", Clip(ex.ResponseBody, 2048))
 	}
 	ev.Msg("http exchange")
 	if !c.opts.Debug {
@@ -436,7 +436,7 @@ func (c *Client) resolve(p string) (string, error) {
 	if strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://") {
 		u, err := url.Parse(p)
 		if err != nil {
-			return "", fmt.Errorf("bad URL %q: %w", clip(p, 100), err)
+			return "", fmt.Errorf("bad URL %q: %w", Clip(p, 100), err)
 		}
 		if c.base == nil || !strings.EqualFold(u.Host, c.base.Host) || u.Scheme != c.base.Scheme {
 			return "", fmt.Errorf("refusing to send credentials to %s://%s (not the configured base URL)", u.Scheme, u.Host)
@@ -444,7 +444,7 @@ func (c *Client) resolve(p string) (string, error) {
 		return p, nil
 	}
 	if c.base == nil {
-		return "", fmt.Errorf("relative path %q without a base URL", clip(p, 100))
+		return "", fmt.Errorf("relative path %q without a base URL", Clip(p, 100))
 	}
 	if p != "" && !strings.HasPrefix(p, "/") {
 		p = "/" + p
@@ -523,26 +523,18 @@ func (discardLogger) Debugf(string, ...any) {}
 type tokenSource struct {
 	c      *Client
 	secret string
-
-	mu      sync.Mutex
-	tok     string
-	expires time.Time
+	cache  TokenCache[string]
 }
 
-func (t *tokenSource) invalidate() {
-	t.mu.Lock()
-	t.tok = ""
-	t.mu.Unlock()
-}
+func (t *tokenSource) invalidate() { t.cache.Invalidate() }
 
-// token returns a cached token or fetches one. Holding the lock while
-// fetching makes concurrent callers share one token request.
+// token returns a cached token or fetches one.
 func (t *tokenSource) token(ctx context.Context) (string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.tok != "" && t.c.now().Before(t.expires) {
-		return t.tok, nil
-	}
+	return t.cache.Get(t.c.now, func() (string, time.Time, error) { return t.fetch(ctx) })
+}
+
+// fetch asks the token endpoint for a token and says when to renew it.
+func (t *tokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 	a := t.c.opts.Auth
 	form := url.Values{"grant_type": {"client_credentials"}}
 	if len(a.Scopes) > 0 {
@@ -569,7 +561,7 @@ func (t *tokenSource) token(ctx context.Context) (string, error) {
 		cerr := t.c.transportError(http.MethodPost, a.TokenURL, err)
 		ex.Err = cerr.Error()
 		t.c.record(ex)
-		return "", fmt.Errorf("oauth2 token: %w", cerr)
+		return "", time.Time{}, fmt.Errorf("oauth2 token: %w", cerr)
 	}
 	ex.Status, ex.ResponseHeader = res.StatusCode(), t.c.red.header(res.Header())
 	v, perr := ParseResponse(res.StatusCode(), res.Header(), res.Body(), t.c.now(), false)
@@ -589,13 +581,13 @@ func (t *tokenSource) token(ctx context.Context) (string, error) {
 		}
 		ex.Err = t.c.red.text(perr.Error())
 		t.c.record(ex)
-		return "", fmt.Errorf("oauth2 token: %w", perr)
+		return "", time.Time{}, fmt.Errorf("oauth2 token: %w", perr)
 	}
 	t.c.record(ex)
 	m, _ := v.(map[string]any)
 	tok, _ := m["access_token"].(string)
 	if tok == "" {
-		return "", gatehouse.Permanent(errors.New("oauth2 token: response has no access_token"))
+		return "", time.Time{}, gatehouse.Permanent(errors.New("oauth2 token: response has no access_token"))
 	}
 	ttl := time.Hour
 	if n, ok := m["expires_in"].(json.Number); ok {
@@ -603,10 +595,7 @@ func (t *tokenSource) token(ctx context.Context) (string, error) {
 			ttl = time.Duration(secs) * time.Second
 		}
 	}
-	// Renew a little early so a token does not expire in flight.
-	margin := min(30*time.Second, ttl/10)
-	t.tok, t.expires = tok, t.c.now().Add(ttl-margin)
-	return tok, nil
+	return tok, RenewEarly(t.c.now(), ttl, 30*time.Second), nil
 }
 
 // JSONBody is a helper for callers that want to send a pre-encoded JSON body.

@@ -398,3 +398,31 @@ func TestAuthValidate(t *testing.T) {
 		t.Fatalf("got %d errors: %v", len(errs), errs)
 	}
 }
+
+func TestRetryAfterHeader(t *testing.T) {
+	tests := []struct {
+		name string
+		h    http.Header
+		want time.Duration
+	}{
+		{"absent", http.Header{}, 0},
+		{"nil header", nil, 0},
+		{"seconds", http.Header{"Retry-After": {" 30 "}}, 30 * time.Second},
+		{"fraction", http.Header{"Retry-After": {"1.5"}}, 1500 * time.Millisecond},
+		{"zero", http.Header{"Retry-After": {"0"}}, 0},
+		{"negative", http.Header{"Retry-After": {"-5"}}, 0},
+		{"a day is too long", http.Header{"Retry-After": {"86400"}}, 0},
+		{"date", http.Header{"Retry-After": {t0.Add(2 * time.Minute).Format(http.TimeFormat)}}, 2 * time.Minute},
+		{"past date", http.Header{"Retry-After": {t0.Add(-time.Hour).Format(http.TimeFormat)}}, 0},
+		{"far date is capped", http.Header{"Retry-After": {t0.Add(72 * time.Hour).Format(http.TimeFormat)}}, 24 * time.Hour},
+		{"garbage", http.Header{"Retry-After": {"soon"}}, 0},
+		{"reset headers are not read", http.Header{"X-RateLimit-Reset": {"60"}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := RetryAfter(tt.h, t0); got != tt.want {
+				t.Fatalf("RetryAfter = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

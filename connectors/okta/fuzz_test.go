@@ -46,8 +46,8 @@ func FuzzParseOkta(f *testing.F) {
 		}
 		h := http.Header{}
 		h.Add("Link", link)
-		if next := nextLink(h); next != "" && strings.ContainsAny(next, "<>") {
-			t.Fatalf("nextLink(%q) = %q still holds the angle brackets", link, next)
+		if next := httpx.NextLink(h); next != "" && strings.ContainsAny(next, "<>") {
+			t.Fatalf("httpx.NextLink(%q) = %q still holds the angle brackets", link, next)
 		}
 		_ = cursorOf(link)
 		_ = authParam(link, "scope")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -188,59 +187,6 @@ func decodeJSON(b []byte, v any) error {
 		return errors.New("trailing data after JSON value")
 	}
 	return nil
-}
-
-// nextLink returns the rel="next" target of Okta's Link headers, or "".
-// Okta sends one Link header per relation; RFC 8288 also allows several
-// comma-separated links in one header, so both are read.
-func nextLink(h http.Header) string {
-	for _, v := range h.Values("Link") {
-		for _, part := range splitLinks(v) {
-			target, params, ok := strings.Cut(part, ";")
-			if !ok {
-				continue
-			}
-			target = strings.TrimSpace(target)
-			if !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
-				continue
-			}
-			for _, p := range strings.Split(params, ";") {
-				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-				if !strings.EqualFold(strings.TrimSpace(k), "rel") {
-					continue
-				}
-				for _, rel := range strings.Fields(strings.Trim(strings.TrimSpace(val), `"`)) {
-					if strings.EqualFold(rel, "next") {
-						return target[1 : len(target)-1]
-					}
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// splitLinks splits a Link header value at the commas between links, not
-// at commas inside <URL>.
-func splitLinks(v string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, r := range v {
-		switch r {
-		case '<':
-			depth++
-		case '>':
-			if depth > 0 {
-				depth--
-			}
-		case ',':
-			if depth == 0 {
-				out = append(out, v[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, v[start:])
 }
 
 // cursorOf returns the after= cursor of a next link, to detect a server

@@ -512,7 +512,7 @@ func (c *Connector) paginate(ctx context.Context, path string, q url.Values, eac
 		if err := each(res.Body); err != nil {
 			return gatehouse.Retryable(fmt.Errorf("list %s: %w", path, err))
 		}
-		link := nextLink(res.Header)
+		link := httpx.NextLink(res.Header)
 		if link == "" {
 			return nil
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/connectors"
 	"github.com/gatehousehq/gatehouse/connectors/conntest"
+	"github.com/gatehousehq/gatehouse/connectors/httpx"
 	"github.com/gatehousehq/gatehouse/connectors/okta/oktatest"
 	"github.com/rs/zerolog"
 )
@@ -667,8 +668,8 @@ func TestNextLink(t *testing.T) {
 		{[]string{`garbage`}, ""},
 	} {
 		h := http.Header{"Link": tc.hdr}
-		if got := nextLink(h); got != tc.want {
-			t.Errorf("nextLink(%q) = %q, want %q", tc.hdr, got, tc.want)
+		if got := httpx.NextLink(h); got != tc.want {
+			t.Errorf("httpx.NextLink(%q) = %q, want %q", tc.hdr, got, tc.want)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
@@ -96,23 +95,13 @@ func clip(s string) string {
 func classifyCode(ae *APIError, header http.Header) error {
 	switch ae.Code {
 	case "ratelimited", "rate_limited":
-		return gatehouse.RateLimited(retryAfter(header), ae)
+		return gatehouse.RateLimited(httpx.RetryAfter(header, time.Now()), ae)
 	case "user_not_found", "users_not_found", "not_found":
 		return gatehouse.NotFound(ae)
 	case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org":
 		return gatehouse.Retryable(ae)
 	}
 	return gatehouse.Permanent(ae)
-}
-
-func retryAfter(h http.Header) time.Duration {
-	if h == nil {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && n >= 0 && n < 86400 {
-		return time.Duration(n) * time.Second
-	}
-	return 0
 }
 
 // call invokes one Web API method with form-encoded arguments (every method

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
 
 // Model is one AWS JSON service model (the apis/*.min.json files of AWS's
@@ -55,24 +57,11 @@ func LoadModel(path string) (*Model, error) {
 // SpecDir finds .ci/specs/aws/node_modules/aws-sdk/apis by walking up from
 // the working directory to go.mod.
 func SpecDir() (string, error) {
-	dir, err := os.Getwd()
+	p, err := spectest.Path("AWS service models (aws-sdk)", ".ci/specs/aws/node_modules/aws-sdk/apis/identitystore-2020-06-15.min.json")
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, ".ci", "specs", "aws", "node_modules", "aws-sdk", "apis")
-			if _, err := os.Stat(filepath.Join(p, "identitystore-2020-06-15.min.json")); err != nil {
-				return "", fmt.Errorf("AWS service models missing at %s: run bash .ci/install-deps.sh (or sh .ci/deps.d/aws.sh)", p)
-			}
-			return p, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return filepath.Dir(p), nil
 }
 
 // HasOperation reports whether op exists.

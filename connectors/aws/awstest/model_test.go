@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
 
 func loadModels(t *testing.T) (*Model, *Model) {
@@ -115,21 +117,13 @@ func fakeRequest(t *testing.T, s *Server, target, auth, body string) int {
 	return res.StatusCode
 }
 
-// recorder captures the fake's t.Errorf calls instead of failing.
-type recorder struct {
-	testing.TB
-	errs []string
-}
-
-func (r *recorder) Errorf(format string, args ...any) { r.errs = append(r.errs, format) }
-
 func TestFakeRefusesBadEnvelopes(t *testing.T) {
-	rec := &recorder{TB: t}
+	rec := spectest.NewRecorder(t)
 	s := New(rec, Options{Region: "eu-west-1"})
 	good := "AWS4-HMAC-SHA256 Credential=" + AccessKeyID + "/DATE/eu-west-1/identitystore/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=" + strings.Repeat("ab", 32)
 	body := `{"IdentityStoreId":"` + IdentityStoreID + `"}`
-	if code := fakeRequest(t, s, "AWSIdentityStore.ListUsers", good, body); code != 200 || len(rec.errs) != 0 {
-		t.Fatalf("good request: %d %v", code, rec.errs)
+	if code := fakeRequest(t, s, "AWSIdentityStore.ListUsers", good, body); code != 200 || len(rec.Errors()) != 0 {
+		t.Fatalf("good request: %d %v", code, rec.Errors())
 	}
 	bad := []struct{ target, auth, body string }{
 		{"AWSIdentityStore.ListUsers", strings.Replace(good, "eu-west-1", "us-east-1", 1), body},    // wrong region
@@ -141,11 +135,11 @@ func TestFakeRefusesBadEnvelopes(t *testing.T) {
 		{"Bogus.ListUsers", good, body},                                                             // unknown service
 	}
 	for i, b := range bad {
-		before := len(rec.errs)
+		before := len(rec.Errors())
 		if code := fakeRequest(t, s, b.target, b.auth, b.body); code != 400 {
 			t.Errorf("bad request %d answered %d, want 400", i, code)
 		}
-		if len(rec.errs) == before {
+		if len(rec.Errors()) == before {
 			t.Errorf("bad request %d did not fail the test", i)
 		}
 	}

@@ -16,10 +16,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -450,6 +452,20 @@ func (s *Server) page(in map[string]any, n int) (lo, hi int, next string, err *a
 	return lo, hi, next, nil
 }
 
+// pageOf answers a List operation with the page of items that in's
+// NextToken and MaxResults select, each rendered by item, under field.
+func pageOf[T any](s *Server, in map[string]any, field string, items []T, item func(T) any) (map[string]any, *awsError) {
+	lo, hi, next, err := s.page(in, len(items))
+	if err != nil {
+		return nil, err
+	}
+	list := []any{}
+	for _, it := range items[lo:hi] {
+		list = append(list, item(it))
+	}
+	return paged(map[string]any{field: list}, next), nil
+}
+
 func paged(out map[string]any, next string) map[string]any {
 	if next != "" {
 		out["NextToken"] = next
@@ -562,35 +578,11 @@ func (s *Server) dispatch(prefix, op string, in map[string]any) (map[string]any,
 		}
 		return map[string]any{}, nil
 	case "ListUsers":
-		ids := make([]string, 0, len(s.users))
-		for id := range s.users {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		lo, hi, next, err := s.page(in, len(ids))
-		if err != nil {
-			return nil, err
-		}
-		list := []any{}
-		for _, id := range ids[lo:hi] {
-			list = append(list, s.userJSON(s.users[id]))
-		}
-		return paged(map[string]any{"Users": list}, next), nil
+		return pageOf(s, in, "Users", slices.Sorted(maps.Keys(s.users)), func(id string) any { return s.userJSON(s.users[id]) })
 	case "ListGroups":
-		ids := make([]string, 0, len(s.groups))
-		for id := range s.groups {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		lo, hi, next, err := s.page(in, len(ids))
-		if err != nil {
-			return nil, err
-		}
-		list := []any{}
-		for _, id := range ids[lo:hi] {
-			list = append(list, map[string]any{"GroupId": id, "DisplayName": s.groups[id], "IdentityStoreId": IdentityStoreID})
-		}
-		return paged(map[string]any{"Groups": list}, next), nil
+		return pageOf(s, in, "Groups", slices.Sorted(maps.Keys(s.groups)), func(id string) any {
+			return map[string]any{"GroupId": id, "DisplayName": s.groups[id], "IdentityStoreId": IdentityStoreID}
+		})
 	case "CreateGroupMembership":
 		gid := str(in, "GroupId")
 		mem, _ := in["MemberId"].(map[string]any)
@@ -634,31 +626,12 @@ func (s *Server) dispatch(prefix, op string, in map[string]any) (map[string]any,
 			}
 		}
 		sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
-		lo, hi, next, err := s.page(in, len(ms))
-		if err != nil {
-			return nil, err
-		}
-		list := []any{}
-		for _, m := range ms[lo:hi] {
-			list = append(list, map[string]any{"MembershipId": m.ID, "GroupId": m.GroupID, "IdentityStoreId": IdentityStoreID, "MemberId": map[string]any{"UserId": m.UserID}})
-		}
-		return paged(map[string]any{"GroupMemberships": list}, next), nil
+		return pageOf(s, in, "GroupMemberships", ms, func(m *membership) any {
+			return map[string]any{"MembershipId": m.ID, "GroupId": m.GroupID, "IdentityStoreId": IdentityStoreID, "MemberId": map[string]any{"UserId": m.UserID}}
+		})
 
 	case "ListPermissionSets":
-		arns := make([]string, 0, len(s.permSets))
-		for a := range s.permSets {
-			arns = append(arns, a)
-		}
-		sort.Strings(arns)
-		lo, hi, next, err := s.page(in, len(arns))
-		if err != nil {
-			return nil, err
-		}
-		list := []any{}
-		for _, a := range arns[lo:hi] {
-			list = append(list, a)
-		}
-		return paged(map[string]any{"PermissionSets": list}, next), nil
+		return pageOf(s, in, "PermissionSets", slices.Sorted(maps.Keys(s.permSets)), func(arn string) any { return arn })
 	case "DescribePermissionSet":
 		arn := str(in, "PermissionSetArn")
 		n, ok := s.permSets[arn]
@@ -715,19 +688,13 @@ func (s *Server) dispatch(prefix, op string, in map[string]any) (map[string]any,
 				reqs = append(reqs, r)
 			}
 		}
-		lo, hi, next, err := s.page(in, len(reqs))
-		if err != nil {
-			return nil, err
-		}
-		list := []any{}
-		for _, r := range reqs[lo:hi] {
-			list = append(list, map[string]any{"RequestId": r.id, "Status": r.status, "CreatedDate": float64(r.created.Unix())})
-		}
 		key := "AccountAssignmentsCreationStatus"
 		if !create {
 			key = "AccountAssignmentsDeletionStatus"
 		}
-		return paged(map[string]any{key: list}, next), nil
+		return pageOf(s, in, key, reqs, func(r *request) any {
+			return map[string]any{"RequestId": r.id, "Status": r.status, "CreatedDate": float64(r.created.Unix())}
+		})
 	case "ListAccountAssignments", "ListAccountAssignmentsForPrincipal":
 		var as []Assignment
 		for a := range s.assignments {
@@ -741,15 +708,9 @@ func (s *Server) dispatch(prefix, op string, in map[string]any) (map[string]any,
 		sort.Slice(as, func(i, j int) bool {
 			return as[i].PrincipalID+as[i].PermissionSetArn+as[i].AccountID < as[j].PrincipalID+as[j].PermissionSetArn+as[j].AccountID
 		})
-		lo, hi, next, err := s.page(in, len(as))
-		if err != nil {
-			return nil, err
-		}
-		list := []any{}
-		for _, a := range as[lo:hi] {
-			list = append(list, map[string]any{"AccountId": a.AccountID, "PermissionSetArn": a.PermissionSetArn, "PrincipalId": a.PrincipalID, "PrincipalType": "USER"})
-		}
-		return paged(map[string]any{"AccountAssignments": list}, next), nil
+		return pageOf(s, in, "AccountAssignments", as, func(a Assignment) any {
+			return map[string]any{"AccountId": a.AccountID, "PermissionSetArn": a.PermissionSetArn, "PrincipalId": a.PrincipalID, "PrincipalType": "USER"}
+		})
 	}
 	return nil, &awsError{400, "UnknownOperationException", op + " is not implemented by awstest", nil}
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
 
 // SchemaRelPath is where .ci/deps.d/entra.sh installs Microsoft's TypeScript
@@ -325,22 +327,13 @@ var (
 	schemaErr  error
 )
 
-// repoRoot walks up from the working directory to the directory holding go.mod.
+// repoRoot is the repository root; without one the schema is missing.
 func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := spectest.RepoRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", err, ErrSchemaMissing)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory: %w", ErrSchemaMissing)
-		}
-		dir = parent
-	}
+	return root, nil
 }
 
 // LoadSchema finds the installed descriptions from the repository root,

@@ -2,12 +2,12 @@ package entratest
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
 
 func schema(t *testing.T) *Schema {
@@ -118,32 +118,11 @@ func TestParseSchemaRefusesOtherFiles(t *testing.T) {
 	}
 }
 
-// recTB records the fake's violations instead of failing the test.
-type recTB struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recTB) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recTB) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.errs
-	r.errs = nil
-	return out
-}
-
 // TestFakeRejectsWhatGraphDoesNotDefine sends the fake requests a careless
 // connector could send and checks each is reported with method, path and
 // reason, while a correct one is not.
 func TestFakeRejectsWhatGraphDoesNotDefine(t *testing.T) {
-	rec := &recTB{TB: t}
+	rec := spectest.NewRecorder(t)
 	srv := New(rec)
 	uid := srv.AddUser(User{UserPrincipalName: "a@example.com", AccountEnabled: true})
 	gid := srv.AddGroup("Eng")
@@ -187,7 +166,7 @@ func TestFakeRejectsWhatGraphDoesNotDefine(t *testing.T) {
 		{"POST", "/users/" + uid + "/revokeSignInSessions", `{"all":true}`, "takes no request body"},
 	} {
 		send(tc.method, tc.path, tc.body)
-		got := strings.Join(rec.take(), "\n")
+		got := strings.Join(rec.Take(), "\n")
 		switch {
 		case tc.want == "" && got != "":
 			t.Errorf("%s %s: unexpected violation: %s", tc.method, tc.path, got)

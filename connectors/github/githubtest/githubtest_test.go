@@ -9,29 +9,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
-
-// errorRecorder catches the fake's t.Errorf calls, to prove they happen.
-type errorRecorder struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *errorRecorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *errorRecorder) got() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.errs...)
-}
 
 func send(t *testing.T, s *Server, method, path, body string) *http.Response {
 	t.Helper()
@@ -66,11 +48,11 @@ func TestValidatorBites(t *testing.T) {
 		{"undocumented operation", "GET", "/orgs/acme/secret-endpoint", ``, "no operation"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &errorRecorder{TB: t}
+			rec := spectest.NewRecorder(t)
 			s := New(rec, Options{Token: "tok", AutoUsers: true})
 			s.AddTeam("t")
 			send(t, s, tc.method, tc.path, tc.body)
-			errs := rec.got()
+			errs := rec.Errors()
 			if tc.want == "" {
 				if len(errs) != 0 {
 					t.Fatalf("valid request reported: %v", errs)

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -74,47 +72,26 @@ func LoadSpec() (*Spec, error) {
 	return spec, specErr
 }
 
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("githubtest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 type rawDoc struct {
 	OpenAPI    string                                `json:"openapi"`
 	Paths      map[string]map[string]json.RawMessage `json:"paths"`
 	Components map[string]map[string]json.RawMessage `json:"components"`
 }
 
-func readDoc(path string) (*rawDoc, error) {
-	b, err := os.ReadFile(path)
+func readDoc(rel string) (*rawDoc, error) {
+	b, err := spectest.ReadFile("githubtest: GitHub's OpenAPI description (@octokit/openapi)", rel)
 	if err != nil {
-		return nil, fmt.Errorf("githubtest: GitHub's OpenAPI description is missing (%v): run bash .ci/install-deps.sh", err)
+		return nil, err
 	}
 	var d rawDoc
 	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("githubtest: parse %s: %w", path, err)
+		return nil, fmt.Errorf("githubtest: parse %s: %w", rel, err)
 	}
 	return &d, nil
 }
 
 func loadSpec() (*Spec, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return nil, err
-	}
-	dotcom, err := readDoc(filepath.Join(root, specDir, "api.github.com.json"))
+	dotcom, err := readDoc(specDir + "/api.github.com.json")
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +104,7 @@ func loadSpec() (*Spec, error) {
 		m := strings.ToLower(op.Method)
 		if _, ok := dotcom.Paths[op.Path][m]; !ok {
 			if ghec == nil {
-				if ghec, err = readDoc(filepath.Join(root, specDir, "ghec.json")); err != nil {
+				if ghec, err = readDoc(specDir + "/ghec.json"); err != nil {
 					return nil, err
 				}
 			}

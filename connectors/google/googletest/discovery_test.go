@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
 
 func TestDiscoveryValidatesRequests(t *testing.T) {
@@ -105,7 +107,7 @@ func TestDiscoveryValidatesResponses(t *testing.T) {
 // TestFakeReportsViolations proves the fake fails a test whose client sends
 // what the discovery document does not allow.
 func TestFakeReportsViolations(t *testing.T) {
-	rec := &recorder{TB: t}
+	rec := spectest.NewRecorder(t)
 	f := New(rec, Options{})
 	req, _ := newRequest("GET", f.URL+"/admin/directory/v1/users?customer=my_customer&limit=3")
 	resp, err := f.srv.Client().Do(req)
@@ -113,8 +115,8 @@ func TestFakeReportsViolations(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if len(rec.errs) == 0 || !strings.Contains(strings.Join(rec.errs, "\n"), `unknown query parameter "limit"`) {
-		t.Fatalf("fake reported %v, want the unknown parameter", rec.errs)
+	if len(rec.Errors()) == 0 || !strings.Contains(strings.Join(rec.Errors(), "\n"), `unknown query parameter "limit"`) {
+		t.Fatalf("fake reported %v, want the unknown parameter", rec.Errors())
 	}
 	if len(f.Violations()) == 0 {
 		t.Fatal("Violations() is empty")

@@ -1,13 +1,13 @@
 package oktatest
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
@@ -39,27 +39,18 @@ func SpecPath() (string, error) {
 	if p := os.Getenv("OKTA_OPENAPI_SPEC"); p != "" {
 		return p, nil
 	}
-	dir, err := os.Getwd()
+	dir, err := spectest.RepoRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("okta OpenAPI description: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, specRel)
-			// A git worktree under wt/NAME has shared/ two levels up.
-			for _, cand := range []string{p, filepath.Join(dir, "..", specRel)} {
-				if _, err := os.Stat(cand); err == nil {
-					return cand, nil
-				}
-			}
-			return "", fmt.Errorf("okta OpenAPI description not found at %s (shared/ must sit beside the repository clone, or set OKTA_OPENAPI_SPEC)", p)
+	p := filepath.Join(dir, specRel)
+	// A git worktree under wt/NAME has shared/ two levels up.
+	for _, cand := range []string{p, filepath.Join(dir, "..", specRel)} {
+		if _, err := os.Stat(cand); err == nil {
+			return cand, nil
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("okta OpenAPI description: no go.mod above the working directory")
-		}
-		dir = parent
 	}
+	return "", fmt.Errorf("okta OpenAPI description not found at %s (shared/ must sit beside the repository clone, or set OKTA_OPENAPI_SPEC)", p)
 }
 
 // LoadSpec loads and validates the description once per process.

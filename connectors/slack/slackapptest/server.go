@@ -483,10 +483,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string,
 		}
 		ok(map[string]any{"members": members, "response_metadata": map[string]any{"next_cursor": next}})
 	case "conversations.invite":
-		c, code := s.channelFor(args["channel"])
-		if code == "" && !c.BotMember {
-			code = "not_in_channel"
-		}
+		c, code := s.channelWithBot(args["channel"])
 		if code != "" {
 			fail(code)
 			return
@@ -508,10 +505,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string,
 		}
 		ok(map[string]any{"channel": map[string]any{"id": c.ID, "name": c.Name}})
 	case "conversations.kick":
-		c, code := s.channelFor(args["channel"])
-		if code == "" && !c.BotMember {
-			code = "not_in_channel"
-		}
+		c, code := s.channelWithBot(args["channel"])
 		if code != "" {
 			fail(code)
 			return
@@ -634,6 +628,16 @@ func (s *Server) channelFor(id string) (*Channel, string) {
 		}
 	}
 	return nil, "channel_not_found"
+}
+
+// channelWithBot is channelFor for methods the bot may call only in a
+// channel it is a member of (invite, kick): not_in_channel otherwise.
+func (s *Server) channelWithBot(key string) (*Channel, string) {
+	c, code := s.channelFor(key)
+	if code == "" && !c.BotMember {
+		code = "not_in_channel"
+	}
+	return c, code
 }
 
 // page slices n items by cursor ("off:N") and limit, capped by PageLimit.

@@ -1,32 +1,13 @@
 package slackapptest
 
 import (
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
-
-// recorder captures the fake's complaints instead of failing the test.
-type recorder struct {
-	testing.TB
-	mu   sync.Mutex
-	errs []string
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errs = append(r.errs, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) all() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.errs, "\n")
-}
 
 // TestFakeRejectsBadRequests proves the fake holds its clients to Slack's
 // description: each bad call is reported with the method and the reason.
@@ -44,7 +25,7 @@ func TestFakeRejectsBadRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.method, func(t *testing.T) {
-			rec := &recorder{TB: t}
+			rec := spectest.NewRecorder(t)
 			f := New(rec, Plan{})
 			req, _ := http.NewRequest(http.MethodPost, f.URL+"/api/"+tc.method, strings.NewReader(tc.form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -54,13 +35,13 @@ func TestFakeRejectsBadRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if got := rec.all(); !strings.Contains(got, tc.want) || !strings.Contains(got, "/api/"+tc.method) {
+			if got := strings.Join(rec.Errors(), "\n"); !strings.Contains(got, tc.want) || !strings.Contains(got, "/api/"+tc.method) {
 				t.Fatalf("fake reported %q, want the method and %q", got, tc.want)
 			}
 		})
 	}
 	t.Run("valid request passes", func(t *testing.T) {
-		rec := &recorder{TB: t}
+		rec := spectest.NewRecorder(t)
 		f := New(rec, Plan{})
 		req, _ := http.NewRequest(http.MethodPost, f.URL+"/api/users.list", strings.NewReader("limit=1&cursor=off%3A1"))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -70,7 +51,7 @@ func TestFakeRejectsBadRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if got := rec.all(); got != "" {
+		if got := strings.Join(rec.Errors(), "\n"); got != "" {
 			t.Fatalf("a valid users.list was reported: %s", got)
 		}
 	})
@@ -92,7 +73,7 @@ func TestFakeRejectsBadSCIM(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &recorder{TB: t}
+			rec := spectest.NewRecorder(t)
 			f := New(rec, Plan{SCIM: true})
 			f.AddUser(User{ID: "U1", Name: "one", Email: "one@example.com"})
 			req, _ := http.NewRequest(tc.method, f.URL+tc.path, strings.NewReader(tc.body))
@@ -103,7 +84,7 @@ func TestFakeRejectsBadSCIM(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
-			if got := rec.all(); !strings.Contains(got, tc.want) {
+			if got := strings.Join(rec.Errors(), "\n"); !strings.Contains(got, tc.want) {
 				t.Fatalf("fake reported %q, want %q", got, tc.want)
 			}
 		})

@@ -2,7 +2,6 @@ package slackapptest
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gatehousehq/gatehouse/connectors/internal/spectest"
 )
 
 // Spec is Slack's own description of its Web API as shipped in the npm
@@ -39,24 +40,11 @@ const SpecRelPath = ".ci/specs/slack/node_modules/@slack/web-api"
 // package from SpecRelPath. A missing package is an error that says how to
 // install it.
 func FindSpec() (*Spec, error) {
-	dir, err := os.Getwd()
+	m, err := spectest.Path("slackapptest: Slack's API description (@slack/web-api)", SpecRelPath+"/dist/methods.d.ts")
 	if err != nil {
 		return nil, err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return nil, errors.New("slackapptest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, SpecRelPath)
-	if _, err := os.Stat(filepath.Join(p, "dist", "methods.d.ts")); err != nil {
-		return nil, fmt.Errorf("slackapptest: Slack's API description (@slack/web-api) is missing at %s: run bash .ci/install-deps.sh", p)
-	}
+	p := filepath.Dir(filepath.Dir(m))
 	return LoadSpec(p)
 }
 
