@@ -204,22 +204,25 @@ func Compute(ctx context.Context, src Sources) (Digest, error) {
 		return d, fmt.Errorf("digest: %w", err)
 	}
 	d.Identities = len(ids)
+	for i := range ids {
+		ids[i].ID = ids[i].Key() // Key() builds "emp:…" each call: once is enough
+	}
 	ix := newIndex(ids)
 	// One streaming pass over the grants (80,000 at 2,000 people × 40 apps):
 	// collecting them in a slice first cost more than the rest of the digest.
-	held := make(map[string]map[string][]gatehouse.Grant, len(ids)) // identity → app → grants
+	held := make(map[string]map[string][]store.GrantBrief, len(ids)) // identity → app → grants
 	// Accounts somebody was recorded as owning (a leaver's discovered
 	// account, an orphan given an owner): app NUL account id → identity.
 	owned := map[string]string{}
 	within := cfg.Governance.Digest.ExpiringWithin
-	err = src.DB.EachGrant(func(g gatehouse.Grant) error {
+	err = src.DB.EachGrantBrief(func(g store.GrantBrief) error {
 		d.Grants++
 		if acctID, ok := strings.CutPrefix(g.Entitlement, "discovered:"); ok {
 			owned[g.App+"\x00"+acctID] = g.Identity
 		}
 		m := held[g.Identity]
 		if m == nil {
-			m = map[string][]gatehouse.Grant{}
+			m = map[string][]store.GrantBrief{}
 			held[g.Identity] = m
 		}
 		m[g.App] = append(m[g.App], g)
@@ -389,13 +392,20 @@ func listAll(ctx context.Context, src Sources) []listing {
 // grantsOf are the grants that concern one account of an identity in an
 // app: the discovered grant recording that very account when there is one,
 // else the identity's own grants there (not its other discovered accounts).
-func grantsOf(gs []gatehouse.Grant, accountID string) []gatehouse.Grant {
-	for _, g := range gs {
-		if g.Entitlement == DiscoveredEnt(accountID) {
-			return []gatehouse.Grant{g}
+func grantsOf(gs []store.GrantBrief, accountID string) []store.GrantBrief {
+	discovered := false
+	for i, g := range gs {
+		if e, ok := strings.CutPrefix(g.Entitlement, "discovered:"); ok {
+			if e == accountID {
+				return gs[i : i+1]
+			}
+			discovered = true
 		}
 	}
-	out := make([]gatehouse.Grant, 0, len(gs))
+	if !discovered {
+		return gs // the common case: nothing to filter, nothing to allocate
+	}
+	out := make([]store.GrantBrief, 0, len(gs))
 	for _, g := range gs {
 		if !strings.HasPrefix(g.Entitlement, "discovered:") {
 			out = append(out, g)
@@ -405,18 +415,38 @@ func grantsOf(gs []gatehouse.Grant, accountID string) []gatehouse.Grant {
 }
 
 // dormancy decides whether an identity's account in app is dormant.
-func dormancy(cfg *config.Config, id gatehouse.Identity, a gatehouse.Account, gs []gatehouse.Grant, app string, threshold time.Duration, now time.Time) (DormantItem, bool) {
-	item := DormantItem{ID: "d/" + id.Key() + "/" + app, Identity: id.Key(), Email: id.Email, Name: id.Name, Manager: id.ManagerEmail,
-		App: app, AppTitle: appTitle(cfg, app), AccountID: a.ID, LastActivity: a.LastActivity}
-	if len(gs) == 1 && gs[0].Entitlement == DiscoveredEnt(a.ID) {
-		item.ID, item.Extra = item.ID+"/"+a.ID, true
-	}
+func dormancy(cfg *config.Config, id gatehouse.Identity, a gatehouse.Account, gs []store.GrantBrief, app string, threshold time.Duration, now time.Time) (DormantItem, bool) {
+	// Decide first, cheaply: most accounts are in use, and building a line
+	// costs allocations a 80,000-account digest does not want to spend.
 	since := time.Time{}
-	cost := seatCost(cfg, app)
 	for _, g := range gs {
 		if since.IsZero() || g.GrantedAt.Before(since) {
 			since = g.GrantedAt
 		}
+	}
+	idleSince := a.LastActivity
+	if idleSince.IsZero() {
+		// Never used: dormant once it has been held for the threshold. An
+		// account Gatehouse never granted counts from the person's start.
+		if since.IsZero() && !id.StartDate.IsZero() {
+			since = id.StartDate.In(id.Zone(cfg.Location()))
+		}
+		idleSince = since
+	}
+	if idleSince.IsZero() || now.Sub(idleSince) < threshold {
+		return DormantItem{}, false
+	}
+	key := id.Key()
+	item := DormantItem{ID: "d/" + key + "/" + app, Identity: key, Email: id.Email, Name: id.Name, Manager: id.ManagerEmail,
+		App: app, AppTitle: appTitle(cfg, app), AccountID: a.ID, LastActivity: a.LastActivity, IdleDays: int(now.Sub(idleSince) / config.Day)}
+	if a.LastActivity.IsZero() {
+		item.Since = since
+	}
+	if len(gs) == 1 && gs[0].Entitlement == DiscoveredEnt(a.ID) {
+		item.ID, item.Extra = item.ID+"/"+a.ID, true
+	}
+	cost := seatCost(cfg, app)
+	for _, g := range gs {
 		if g.Entitlement != string(gatehouse.EntAccount) && !strings.HasPrefix(g.Entitlement, "discovered:") {
 			item.Entitlements = append(item.Entitlements, g.Entitlement)
 		}
@@ -427,28 +457,10 @@ func dormancy(cfg *config.Config, id gatehouse.Identity, a gatehouse.Account, gs
 	}
 	sort.Strings(item.Entitlements)
 	item.MonthlyCost = cost
-	if a.LastActivity.IsZero() {
-		// Never used: dormant once it has been held for the threshold. An
-		// account Gatehouse never granted counts from the person's start.
-		if since.IsZero() && !id.StartDate.IsZero() {
-			since = id.StartDate.In(id.Zone(cfg.Location()))
-		}
-		if since.IsZero() || now.Sub(since) < threshold {
-			return item, false
-		}
-		item.Since = since
-		item.IdleDays = int(now.Sub(since) / config.Day)
-		return item, true
-	}
-	idle := now.Sub(a.LastActivity)
-	if idle < threshold {
-		return item, false
-	}
-	item.IdleDays = int(idle / config.Day)
 	return item, true
 }
 
-func openLeavers(db *store.DB, ids []gatehouse.Identity, held map[string]map[string][]gatehouse.Grant) ([]LeaverItem, error) {
+func openLeavers(db *store.DB, ids []gatehouse.Identity, held map[string]map[string][]store.GrantBrief) ([]LeaverItem, error) {
 	open, err := db.UnfinishedRuns()
 	if err != nil {
 		return nil, err
@@ -526,7 +538,7 @@ func overdueTasks(db *store.DB, now time.Time, after time.Duration) ([]TaskItem,
 
 // heldConflicts finds SoD constraints broken by what people hold now: two
 // or more of a constraint's entitlements, however they were obtained.
-func heldConflicts(cfg *config.Config, ix *index, held map[string]map[string][]gatehouse.Grant) []SoDItem {
+func heldConflicts(cfg *config.Config, ix *index, held map[string]map[string][]store.GrantBrief) []SoDItem {
 	var out []SoDItem
 	for _, c := range cfg.SoD {
 		for key, apps := range held {
