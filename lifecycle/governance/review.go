@@ -165,7 +165,7 @@ func (r *Reviews) Start(ctx context.Context, req StartRequest) (gatehouse.Campai
 	}
 	now := r.now().UTC()
 	sel := newSelector(r.Config, ids, req.Scope, req.Reviewers, now)
-	if err := r.DB.EachGrant(func(g gatehouse.Grant) error { sel.add(g); return nil }); err != nil {
+	if err := r.DB.EachGrantBrief(func(g store.GrantBrief) error { sel.add(g); return nil }); err != nil {
 		return gatehouse.Campaign{}, err
 	}
 	items := sel.items()
@@ -241,7 +241,10 @@ func byReviewer(items []gatehouse.ReviewItem) []reviewerGroup {
 func SelectItems(cfg *config.Config, ids []gatehouse.Identity, grants []gatehouse.Grant, scope gatehouse.ReviewScope, roles []string, now time.Time) []gatehouse.ReviewItem {
 	s := newSelector(cfg, ids, scope, roles, now)
 	for _, g := range grants {
-		s.add(g)
+		if !g.Active(now) {
+			continue
+		}
+		s.add(store.GrantBrief{Identity: g.Identity, App: g.App, Entitlement: g.Entitlement, Source: g.Source, GrantedAt: g.GrantedAt, ExpiresAt: g.ExpiresAt})
 	}
 	return s.items()
 }
@@ -279,8 +282,10 @@ func newSelector(cfg *config.Config, ids []gatehouse.Identity, scope gatehouse.R
 	return s
 }
 
-func (s *selector) add(g gatehouse.Grant) {
-	if !g.Active(s.now) || (len(s.apps) > 0 && !s.apps[g.App]) || s.cfg.Apps[g.App] == nil {
+func (s *selector) add(g store.GrantBrief) {
+	// Active grants only (the store's current grants have no revocation):
+	// one granted in the future is not held yet.
+	if g.GrantedAt.After(s.now) || (len(s.apps) > 0 && !s.apps[g.App]) || s.cfg.Apps[g.App] == nil {
 		return
 	}
 	id, ok := s.byKey[g.Identity]
