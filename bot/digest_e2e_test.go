@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gatehousehq/gatehouse/connectors/simulated"
 	sh "github.com/gatehousehq/gatehouse/handlers/slack"
 	"github.com/gatehousehq/gatehouse/lifecycle"
+	"github.com/gatehousehq/gatehouse/lifecycle/clocktest"
 	"github.com/gatehousehq/gatehouse/lifecycle/governance"
 	"github.com/gatehousehq/gatehouse/store"
 )
@@ -169,5 +171,61 @@ func TestDigestEndToEnd(t *testing.T) {
 	next := compute()
 	if _, listed := next.DormantByID(awsKeep); listed || next.Snoozed != 1 {
 		t.Fatalf("after keep: aws listed=%v snoozed=%d", listed, next.Snoozed)
+	}
+}
+
+// TestScheduledDigestThroughAWeek drives the digest's schedule with a fake
+// clock across two weeks: the loopback Slack receives exactly one digest
+// (summary plus its thread) each Monday at 09:00, and nothing in between.
+func TestScheduledDigestThroughAWeek(t *testing.T) {
+	h := newHarness(t)
+	start := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC) // a Sunday
+	clock := clocktest.New(start)
+	gov := &governance.Service{Config: h.digests.Gov.Config, DB: h.db, Engine: h.eng, Now: clock.Now}
+	posted := make(chan time.Time, 4)
+	sched, err := governance.NewScheduler("0 9 * * MON", time.UTC, clock, func(ctx context.Context, at time.Time) {
+		d, err := gov.Produce(ctx, h.conns)
+		if err != nil {
+			t.Errorf("produce: %v", err)
+			return
+		}
+		if _, err := h.bot.PostDigest(ctx, "C0IT", d, 100); err != nil {
+			t.Errorf("post: %v", err)
+			return
+		}
+		posted <- at
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched.Start(h.ctx)
+	defer sched.Close()
+	summaries := func() int {
+		n := 0
+		for _, m := range h.srv.Messages("C0IT") {
+			if m.ThreadTS == "" && strings.Contains(m.Text, "Weekly access digest") {
+				n++
+			}
+		}
+		return n
+	}
+	for week := 1; week <= 2; week++ {
+		for hour := 0; hour < 7*24; hour++ {
+			if !clock.BlockUntil(1, 5*time.Second) {
+				t.Fatalf("week %d hour %d: the scheduler is not waiting on the clock", week, hour)
+			}
+			clock.Advance(time.Hour)
+			select {
+			case at := <-posted:
+				if at.Weekday() != time.Monday || at.Hour() != 9 {
+					t.Fatalf("a digest went out at %s", at)
+				}
+			default:
+			}
+		}
+		h.waitMessage("C0IT", "Weekly access digest")
+		if n := summaries(); n != week {
+			t.Fatalf("after %d week(s) the IT channel has %d digests", week, n)
+		}
 	}
 }
