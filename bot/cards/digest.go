@@ -122,6 +122,9 @@ func digestSummary(d governance.Digest) DigestMessage {
 		facts += fmt.Sprintf(" · %d kept (snoozed)", d.Snoozed)
 	}
 	blocks = append(blocks, contextMD("digest-facts", facts, "Details and one-click fixes in the thread"))
+	if w := governance.WeekLine(d); w != "" {
+		blocks = append(blocks, contextMD("digest-week", "*Last 7 days:* "+esc(w)))
+	}
 	if len(d.Notes) > 0 {
 		blocks = append(blocks, lineSections("digest-notes", prefixAll("ℹ️ ", escAll(d.Notes)), 3, "notes")...)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/lifecycle/governance"
+	"github.com/gatehousehq/gatehouse/lifecycle/stats"
 )
 
 // sampleDigest is a small digest with a line in every section.
@@ -34,6 +35,8 @@ func sampleDigest() governance.Digest {
 		NonHumans:    []governance.NonHumanItem{{Identity: "ci-bot", Email: "ci-bot@example.com", Kind: gatehouse.KindBot, Owner: "left@example.com", Problem: "owner left@example.com has left"}},
 		Licenses:     []governance.LicenseLine{{App: "github", AppTitle: "GitHub", Seats: 3, MonthlyCost: 67}, {App: "figma", AppTitle: "Figma", Seats: 1, MonthlyCost: 15}},
 		Notes:        []string{"LDAP VPN reports no last activity for any account, so none is called dormant"},
+		Week: stats.Report{TimeToAccess: stats.Latency{Count: 4, Median: 3 * time.Minute, P90: 26 * time.Hour}, TimeToRevoke: stats.Latency{Count: 2, Median: 95 * time.Second, P90: 4 * time.Minute},
+			Hires: 4, ManualTasks: 2, TasksPerHire: 0.5},
 	}
 }
 

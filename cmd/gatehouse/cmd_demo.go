@@ -293,13 +293,17 @@ func (d *demo) governance(ctx context.Context, leaver gatehouse.Identity) error 
 	if _, err := d.db.PutIdentity(bot); err != nil {
 		return err
 	}
-	gov := &governance.Service{Config: cfg, DB: d.db, Engine: d.eng, Now: func() time.Time { return now.Add(7 * 24 * time.Hour) }}
+	// The next Monday's digest, just under a week after today's runs.
+	gov := &governance.Service{Config: cfg, DB: d.db, Engine: d.eng, Now: func() time.Time { return now.Add(7*24*time.Hour - time.Hour) }}
 	dg, err := gov.Produce(ctx, d.sims)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(d.out, "   digest %s: %d dormant, %d orphaned, %d non-human(s) needing an owner, $%.2f/month reclaimable\n",
 		dg.ID, len(dg.Dormant), len(dg.Orphans), len(dg.NonHumans), dg.Reclaimable)
+	if w := governance.WeekLine(dg); w != "" {
+		fmt.Fprintf(d.out, "   last 7 days: %s\n", w)
+	}
 	var line governance.DormantItem
 	for _, it := range dg.Dormant {
 		fmt.Fprintf(d.out, "   dormant: %s in %s, no activity for %d days ($%.2f/month)\n", it.Email, it.AppTitle, it.IdleDays, it.MonthlyCost)

@@ -35,6 +35,7 @@ func TestDemo(t *testing.T) {
 		"orphaned: old-contractor@agency.example",
 		"non-human: deploy-bot@example.com owner ada.lovelace@example.com has left",
 		"account active=false",
+		"last 7 days: 3 joiner(s), time to access median",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, got)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/config"
+	"github.com/gatehousehq/gatehouse/lifecycle/stats"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -49,6 +50,10 @@ type Digest struct {
 	// Notes say what the digest could not see: apps whose listing failed,
 	// apps that report no last activity.
 	Notes []string `json:"notes,omitempty"`
+	// Week is how the lifecycle did over the last 7 days: time from the HR
+	// event to access, from termination to the last access closed, manual
+	// tasks per hire, approvals waited on.
+	Week stats.Report `json:"week"`
 }
 
 // DormantItem is an account its app reports unused for longer than the
@@ -316,6 +321,9 @@ func Compute(ctx context.Context, src Sources) (Digest, error) {
 		return d, fmt.Errorf("digest: %w", err)
 	}
 	d.SoD = heldConflicts(cfg, ix, held)
+	if d.Week, err = stats.Compute(src.DB, now.Add(-7*config.Day), now); err != nil {
+		return d, fmt.Errorf("digest: %w", err)
+	}
 	sortExpiring(d.Expiring)
 	d.NonHumans = nonHumans(ids, ix, now, cfg)
 

@@ -63,3 +63,14 @@ func TestSchedulerRejectsBadSpec(t *testing.T) {
 		t.Fatal("a bad schedule was accepted")
 	}
 }
+
+func TestShortDurations(t *testing.T) {
+	for _, c := range []struct {
+		in   time.Duration
+		want string
+	}{{4200 * time.Millisecond, "4s"}, {95 * time.Second, "2m"}, {3 * time.Minute, "3m"}, {65 * time.Minute, "1h5m"}, {26 * time.Hour, "1d2h"}, {0, "0s"}} {
+		if got := short(c.in); got != c.want {
+			t.Errorf("short(%s) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

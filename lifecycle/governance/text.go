@@ -19,6 +19,9 @@ func (d Digest) WriteText(w io.Writer) error {
 		p("; %d kept (snoozed)", d.Snoozed)
 	}
 	p("\n")
+	if w := WeekLine(d); w != "" {
+		p("last 7 days: %s\n", w)
+	}
 	for _, n := range d.Notes {
 		p("note: %s\n", n)
 	}
@@ -88,4 +91,37 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// WeekLine says how the lifecycle did over the digest's last 7 days, in one
+// line ("" when nothing finished): hires and their time to access, leavers
+// and their time to revoke, manual tasks per hire, approvals waited on.
+func WeekLine(d Digest) string {
+	w := d.Week
+	var parts []string
+	if w.TimeToAccess.Count > 0 {
+		parts = append(parts, fmt.Sprintf("%d joiner(s), time to access median %s (p90 %s)", w.TimeToAccess.Count, short(w.TimeToAccess.Median), short(w.TimeToAccess.P90)))
+	}
+	if w.TimeToRevoke.Count > 0 {
+		parts = append(parts, fmt.Sprintf("%d leaver(s), time to revoke median %s (p90 %s)", w.TimeToRevoke.Count, short(w.TimeToRevoke.Median), short(w.TimeToRevoke.P90)))
+	}
+	if w.Hires > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f manual task(s) per hire", w.TasksPerHire))
+	}
+	if w.Approvals.Decided > 0 {
+		parts = append(parts, fmt.Sprintf("approvals answered in %s (median)", short(w.Approvals.Wait.Median)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// short rounds a duration for people: 42s, 3m, 2h5m, 3d4h.
+func short(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < 24*time.Hour:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+	days := d / (24 * time.Hour)
+	return fmt.Sprintf("%dd%dh", days, (d-days*24*time.Hour)/time.Hour)
 }
