@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -97,20 +95,7 @@ func TestDigestGolden(t *testing.T) {
 				return
 			}
 			raw := mustJSON(t, all)
-			path := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, raw, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./bot/cards -update)", err)
-			}
-			if !bytes.Equal(want, raw) {
-				t.Errorf("%s differs from %s; run go test ./bot/cards -update and review the diff", tc.name, path)
-			}
+			golden(t, tc.name, raw)
 		})
 	}
 	for _, v := range []struct {

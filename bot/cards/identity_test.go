@@ -1,9 +1,6 @@
 package cards
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -43,20 +40,7 @@ func TestIdentityGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			validate(t, sc, s, raw)
-			path := filepath.Join("testdata", s.Name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, raw, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./bot/cards -update)", err)
-			}
-			if !bytes.Equal(want, raw) {
-				t.Errorf("%s differs from %s; run go test ./bot/cards -update and review the diff", s.Name, path)
-			}
+			golden(t, s.Name, raw)
 		})
 	}
 }

@@ -82,20 +82,7 @@ func TestReviewGolden(t *testing.T) {
 				t.Fatalf("%d Revoke buttons for %d lines", lines, len(tc.items))
 			}
 			raw := mustJSON(t, all)
-			path := filepath.Join("testdata", tc.name+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, raw, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./bot/cards -update)", err)
-			}
-			if !bytes.Equal(want, raw) {
-				t.Errorf("%s differs from %s; run go test ./bot/cards -update and review the diff", tc.name, path)
-			}
+			golden(t, tc.name, raw)
 		})
 	}
 	for _, v := range []struct {

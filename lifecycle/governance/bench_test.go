@@ -3,16 +3,11 @@ package governance
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehousehq/gatehouse"
-	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/connectors/simulated"
-	"github.com/gatehousehq/gatehouse/store"
 )
 
 // BenchmarkDigest2000x40 computes a digest over 2,000 identities × 40 apps:
@@ -20,47 +15,9 @@ import (
 // (one in ten dormant, one orphan per app). Target: ≤ 200 ms per digest.
 func BenchmarkDigest2000x40(b *testing.B) {
 	const people, apps = 2000, 40
-	var y strings.Builder
-	y.WriteString("version: 1\norganization: {name: Bench, domain: example.com, time_zone: UTC}\nadmins: {it: [it@example.com], it_email: it@example.com, it_channel: C0IT}\napps:\n")
-	for a := range apps {
-		fmt.Fprintf(&y, "  app%02d: {connector: simulated, owner: owner%02d@example.com, seat_cost: %d}\n", a, a, 5+a)
-	}
-	y.WriteString("profiles: {base: {grants: [app00]}}\nrules: [{name: all, when: \"true\", profiles: [base]}]\n")
-	cfg, err := config.Parse("bench.yaml", []byte(y.String()), func(string) (string, bool) { return "", false })
-	if err != nil {
-		b.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(b.TempDir(), "bench.db"), store.Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
-	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for w := range 64 {
-		wg.Go(func() {
-			for p := w; p < people; p += 64 {
-				id := gatehouse.Identity{Kind: gatehouse.KindEmployee, Email: fmt.Sprintf("p%05d@example.com", p), Name: "Person", EmployeeID: fmt.Sprintf("E%05d", p),
-					ManagerEmail: fmt.Sprintf("p%05d@example.com", p/10), Status: gatehouse.StatusActive}
-				if _, err := db.PutIdentity(id); err != nil {
-					errs <- err
-					return
-				}
-				for a := range apps {
-					if _, err := db.PutGrant(gatehouse.Grant{Identity: id.Key(), App: fmt.Sprintf("app%02d", a), Entitlement: "account", Source: gatehouse.SourceBirthright, GrantedAt: now.Add(-400 * 24 * time.Hour)}); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
+	cfg, db := benchOrg(b, people, apps, func(a int) string { return fmt.Sprintf(", seat_cost: %d", 5+a) }, func(int, int) string { return "account" }, true)
+	now := benchNow
+	var err error
 	conns := map[string]gatehouse.Connector{}
 	for a := range apps {
 		seeds := make([]simulated.SeedAccount, 0, people+1)
