@@ -33,21 +33,7 @@ func IdentityRegisterModal(m sh.RegisterModel) slack.ModalViewRequest {
 		kinds = append(kinds, option(string(k), kindTitles[k]))
 	}
 	kind := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("What is it?", MaxPlaceholder), InputAction, kinds...)
-	var groups []*slack.OptionGroupBlockObject
-	n := 0
-	for _, app := range m.Apps {
-		var opts []*slack.OptionBlockObject
-		for _, e := range app.Entitlements {
-			if n == MaxOptions {
-				break
-			}
-			opts = append(opts, option(app.App+":"+e.Name, e.Name+" ("+e.Risk.String()+")"))
-			n++
-		}
-		if len(opts) > 0 {
-			groups = append(groups, slack.NewOptionGroupBlockElement(plain(app.Title, MaxOptionText), opts...))
-		}
-	}
+	groups := entitlementGroups(m.Apps)
 	var access slack.BlockElement
 	if len(groups) > 0 {
 		ms := slack.NewOptionsGroupMultiSelectBlockElement(slack.MultiOptTypeStatic, plain("Pick the access it needs", MaxPlaceholder), InputAction, groups...)

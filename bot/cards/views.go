@@ -253,21 +253,7 @@ func OffboardModal(m sh.OffboardModel) slack.ModalViewRequest {
 
 // RequestModal renders the /access request form.
 func RequestModal(m sh.RequestModel) slack.ModalViewRequest {
-	var groups []*slack.OptionGroupBlockObject
-	n := 0
-	for _, app := range m.Apps {
-		var opts []*slack.OptionBlockObject
-		for _, e := range app.Entitlements {
-			if n == MaxOptions {
-				break
-			}
-			opts = append(opts, option(app.App+":"+e.Name, e.Name+" ("+e.Risk.String()+")"))
-			n++
-		}
-		if len(opts) > 0 {
-			groups = append(groups, slack.NewOptionGroupBlockElement(plain(app.Title, MaxOptionText), opts...))
-		}
-	}
+	groups := entitlementGroups(m.Apps)
 	var ent slack.BlockElement
 	if len(groups) > 0 {
 		ent = slack.NewOptionsGroupSelectBlockElement(slack.OptTypeStatic, plain("Pick an app and entitlement", MaxPlaceholder), InputAction, groups...)
@@ -432,4 +418,25 @@ func runLines(rs []sh.RunLine) []string {
 		out = append(out, fmt.Sprintf("• %s %s — %s (%s)", esc(title(string(r.Run.Event.Type))), esc(r.Subject), esc(string(r.Run.Status)), esc(r.Run.ID)))
 	}
 	return out
+}
+
+// entitlementGroups offers the catalog's entitlements grouped by app, at most
+// MaxOptions of them (Slack's limit for one select).
+func entitlementGroups(apps []sh.AppChoice) []*slack.OptionGroupBlockObject {
+	var groups []*slack.OptionGroupBlockObject
+	n := 0
+	for _, app := range apps {
+		var opts []*slack.OptionBlockObject
+		for _, e := range app.Entitlements {
+			if n == MaxOptions {
+				break
+			}
+			opts = append(opts, option(app.App+":"+e.Name, e.Name+" ("+e.Risk.String()+")"))
+			n++
+		}
+		if len(opts) > 0 {
+			groups = append(groups, slack.NewOptionGroupBlockElement(plain(app.Title, MaxOptionText), opts...))
+		}
+	}
+	return groups
 }
