@@ -7,36 +7,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/lifecycle/governance"
-	"github.com/gatehousehq/gatehouse/lifecycle/stats"
 )
-
-// sampleDigest is a small digest with a line in every section.
-func sampleDigest() governance.Digest {
-	now := SampleNow
-	return governance.Digest{ID: "g-01jq3v9xk20003", GeneratedAt: now, Identities: 312, Grants: 4210, Apps: 17, Snoozed: 2, Reclaimable: 109,
-		Dormant: []governance.DormantItem{
-			{ID: "d/emp:1001/github", Identity: "emp:1001", Email: "ada@example.com", Name: "Ada Lovelace", Manager: "grace@example.com", App: "github", AppTitle: "GitHub",
-				AccountID: "583231", LastActivity: now.Add(-61 * 24 * time.Hour), IdleDays: 61, Entitlements: []string{"backend"}, MonthlyCost: 25},
-			{ID: "d/emp:1004/github", Identity: "emp:1004", Email: "dan@example.com", App: "github", AppTitle: "GitHub", AccountID: "77", Since: now.Add(-90 * 24 * time.Hour), IdleDays: 90, MonthlyCost: 21},
-			{ID: "d/emp:1001/figma", Identity: "emp:1001", Email: "ada@example.com", Name: "Ada Lovelace", App: "figma", AppTitle: "Figma", AccountID: "f-1", LastActivity: now.Add(-50 * 24 * time.Hour), IdleDays: 50, MonthlyCost: 15},
-		},
-		Orphans:      []governance.OrphanItem{{ID: "o/github/991", App: "github", AppTitle: "GitHub", AccountID: "991", Login: "octo-legacy", Reason: "matches no identity Gatehouse knows", MonthlyCost: 21}},
-		OpenLeavers:  []governance.LeaverItem{{Identity: "emp:900", Email: "left@example.com", Open: []string{"zendesk:account"}}},
-		StuckRuns:    []governance.RunItem{{RunID: "r-01", Identity: "emp:900", Email: "left@example.com", Event: gatehouse.EventLeaver, Status: gatehouse.RunBlocked, Since: now.Add(-72 * time.Hour)}},
-		OverdueTasks: []governance.TaskItem{{TaskID: "t-1", Title: "Remove left@example.com from Zendesk", Assignee: "support-lead@example.com", App: "zendesk", Since: now.Add(-96 * time.Hour)}},
-		SoD:          []governance.SoDItem{{Constraint: "prod-admin-vs-audit", Action: "block", Identity: "emp:7", Email: "ops@example.com", Entitlements: []string{"aws:prod-admin", "aws:security-audit"}}},
-		Expiring:     []governance.ExpiringItem{{Identity: "emp:1001", Email: "ada@example.com", Entitlement: "aws:prod-readonly", ExpiresAt: now.Add(3 * 24 * time.Hour)}},
-		NonHumans:    []governance.NonHumanItem{{Identity: "ci-bot", Email: "ci-bot@example.com", Kind: gatehouse.KindBot, Owner: "left@example.com", Problem: "owner left@example.com has left"}},
-		Licenses:     []governance.LicenseLine{{App: "github", AppTitle: "GitHub", Seats: 3, MonthlyCost: 67}, {App: "figma", AppTitle: "Figma", Seats: 1, MonthlyCost: 15}},
-		Notes:        []string{"LDAP VPN reports no last activity for any account, so none is called dormant"},
-		Week: stats.Report{TimeToAccess: stats.Latency{Count: 4, Median: 3 * time.Minute, P90: 26 * time.Hour}, TimeToRevoke: stats.Latency{Count: 2, Median: 95 * time.Second, P90: 4 * time.Minute},
-			Hires: 4, ManualTasks: 2, TasksPerHire: 0.5},
-	}
-}
 
 // bigDigest has 2,000 dormant lines over 40 apps and 500 orphans.
 func bigDigest() governance.Digest {
@@ -94,8 +67,9 @@ func TestDigestGolden(t *testing.T) {
 				}
 				return
 			}
-			raw := mustJSON(t, all)
-			golden(t, tc.name, raw)
+			// The small digest's messages are golden files through
+			// Samples (TestGolden); here only what every message must obey.
+			_ = all
 		})
 	}
 	for _, v := range []struct {

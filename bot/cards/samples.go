@@ -186,7 +186,7 @@ func Samples() []Sample {
 	m := func(name string, b []slack.Block) Sample { return Sample{name, SurfaceMessage, msg{b}} }
 	v := func(name string, x slack.ModalViewRequest) Sample { return Sample{name, SurfaceModal, x} }
 	h := func(name string, x slack.HomeTabViewRequest) Sample { return Sample{name, SurfaceHome, x} }
-	return []Sample{
+	return append([]Sample{
 		m("approval_pending", Approval(am(pending, ada, ""))),
 		m("approval_reminder", Approval(am(pending, ada, "Reminder: this has waited 24 hours."))),
 		m("approval_approved", Approval(am(approved, ada, ""))),
@@ -230,5 +230,5 @@ func Samples() []Sample {
 			Manager: &sh.ManagerHome{Reports: []sh.ReportLine{{Identity: ada, Grants: grants}, {Identity: cont}}, Approvals: []gatehouse.Approval{pending}}, Now: now, Names: names})),
 		h("home_it", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0IT", Email: "it-admin@example.com", IT: true}, IT: itHome, Tasks: []gatehouse.Task{task}, Now: now, Names: names})),
 		h("home_it_500_approvals", Home(sh.HomeModel{Actor: sh.Actor{UserID: "U0IT", Email: "it-admin@example.com", IT: true}, IT: &itBig, ToDecide: manyApprovals, Grants: manyGrants, Now: now})),
-	}
+	}, governanceSamples()...)
 }
