@@ -200,9 +200,9 @@ func TestEscapeNoMentionInjection(t *testing.T) {
 	}
 }
 
-// BenchmarkRenderAllSurfaces renders every sample surface (37, including a
-// 200-grant approval, a 200-account leaver and a 500-approval Home) and
-// encodes it as Slack would receive it.
+// BenchmarkRenderAllSurfaces renders every sample surface (62, including a
+// 200-grant approval, a 200-account leaver, a 500-approval Home and every
+// message of a weekly digest) and encodes it as Slack would receive it.
 func BenchmarkRenderAllSurfaces(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
