@@ -83,6 +83,36 @@ func RefFor(id Identity) AccountRef {
 	}
 }
 
+// Field returns one of the reference's fields by the name connector
+// settings use for it (email, user_name, name, given_name, family_name,
+// employee_id, title, department, manager, identity_key); ok is false for
+// any other name, so each connector can add its own (attributes, uid…).
+func (r AccountRef) Field(name string) (v string, ok bool) {
+	switch name {
+	case "email":
+		return r.Email, true
+	case "user_name":
+		return r.UserName, true
+	case "name":
+		return r.Name, true
+	case "given_name":
+		return r.GivenName, true
+	case "family_name":
+		return r.FamilyName, true
+	case "employee_id":
+		return r.EmployeeID, true
+	case "title":
+		return r.Title, true
+	case "department":
+		return r.Department, true
+	case "manager":
+		return r.Manager, true
+	case "identity_key":
+		return r.IdentityKey, true
+	}
+	return "", false
+}
+
 func splitName(n string) (string, string) {
 	n = strings.TrimSpace(n)
 	if i := strings.LastIndexByte(n, ' '); i > 0 {

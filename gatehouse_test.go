@@ -186,3 +186,21 @@ func TestEmbeddedExamples(t *testing.T) {
 		}
 	}
 }
+
+func TestAccountRefField(t *testing.T) {
+	r := AccountRef{IdentityKey: "emp:1", Email: "ada@example.com", UserName: "ada", Name: "Ada Lovelace", GivenName: "Ada", FamilyName: "Lovelace",
+		EmployeeID: "1", Title: "Engineer", Department: "Eng", Manager: "grace@example.com"}
+	for _, c := range []struct{ name, want string }{
+		{"email", "ada@example.com"}, {"user_name", "ada"}, {"name", "Ada Lovelace"}, {"given_name", "Ada"}, {"family_name", "Lovelace"},
+		{"employee_id", "1"}, {"title", "Engineer"}, {"department", "Eng"}, {"manager", "grace@example.com"}, {"identity_key", "emp:1"},
+	} {
+		if v, ok := r.Field(c.name); !ok || v != c.want {
+			t.Errorf("Field(%q) = %q, %v; want %q", c.name, v, ok, c.want)
+		}
+	}
+	for _, name := range []string{"", "uid", "attributes.x", "Email"} {
+		if _, ok := r.Field(name); ok {
+			t.Errorf("Field(%q) claims a field", name)
+		}
+	}
+}

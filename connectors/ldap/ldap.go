@@ -408,27 +408,11 @@ func (c *Connector) add(ctx context.Context, ref gatehouse.AccountRef) (string, 
 // sn are required by person-derived classes, so they fall back to the uid.
 func (c *Connector) attributesFor(ref gatehouse.AccountRef, uid string) map[string]string {
 	field := func(f string) string {
-		switch f {
-		case "uid":
+		if f == "uid" {
 			return uid
-		case "email":
-			return ref.Email
-		case "user_name":
-			return ref.UserName
-		case "name":
-			return ref.Name
-		case "given_name":
-			return ref.GivenName
-		case "family_name":
-			return ref.FamilyName
-		case "employee_id":
-			return ref.EmployeeID
-		case "title":
-			return ref.Title
-		case "department":
-			return ref.Department
-		case "manager":
-			return ref.Manager
+		}
+		if v, ok := ref.Field(f); ok && f != "identity_key" {
+			return v
 		}
 		if k, ok := strings.CutPrefix(f, "attr."); ok {
 			return ref.Attributes[k]

@@ -552,30 +552,11 @@ func (c *Connector) loginFor(ref gatehouse.AccountRef) string {
 
 // source reads one account reference field by its settings name.
 func (c *Connector) source(name string, ref gatehouse.AccountRef) string {
-	switch name {
-	case "email":
-		return ref.Email
-	case "user_name":
-		if ref.UserName != "" {
-			return ref.UserName
-		}
-		return ref.Email
-	case "name":
-		return ref.Name
-	case "given_name":
-		return ref.GivenName
-	case "family_name":
-		return ref.FamilyName
-	case "employee_id":
-		return ref.EmployeeID
-	case "title":
-		return ref.Title
-	case "department":
-		return ref.Department
-	case "manager":
-		return ref.Manager
-	case "identity_key":
-		return ref.IdentityKey
+	if name == "user_name" && ref.UserName == "" {
+		return ref.Email // Okta's login must be set: the email stands in
+	}
+	if v, ok := ref.Field(name); ok {
+		return v
 	}
 	if k, ok := strings.CutPrefix(name, "attributes."); ok {
 		return ref.Attributes[k]
